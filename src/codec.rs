@@ -1,0 +1,462 @@
+//! Codecs: how values become object bodies.
+//!
+//! | codec | extension | content type | values |
+//! |---|---|---|---|
+//! | [`Codec::Bincode`] (default) | `bincode` | `application/octet-stream` | any serde type, compact |
+//! | [`Codec::Json`] | `json` | `application/json` | any serde type, human-readable |
+//! | [`Codec::Raw`] | `bin` | `application/octet-stream` | byte values (`Vec<u8>`, `serde_bytes`, `bytes::Bytes`) |
+//! | [`Codec::Text`] | `txt` | `text/plain; charset=utf-8` | string values (`String`) |
+//!
+//! Decoding is bounded by the object's size: a corrupt or hostile object cannot make the
+//! decoder allocate far beyond it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use bincode::Options;
+use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
+use serde::ser::{self, Impossible, Serialize};
+
+/// The value encoding of a dictionary. The codec's extension is part of each object name, so
+/// a dictionary only sees objects of its own codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Codec {
+    /// bincode 1 with varint integers: compact and fast.
+    #[default]
+    Bincode,
+    /// JSON (`serde_json`); interoperates with Python persidict's `"json"` format.
+    Json,
+    /// The value's bytes as they are.
+    Raw,
+    /// The value's UTF-8 text as it is.
+    Text,
+}
+
+/// Why a value did not encode or decode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecError(pub String);
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+impl ser::Error for CodecError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        CodecError(msg.to_string())
+    }
+}
+
+impl de::Error for CodecError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        CodecError(msg.to_string())
+    }
+}
+
+fn bincode_options() -> impl Options {
+    bincode::DefaultOptions::new()
+}
+
+impl Codec {
+    /// The codec's name (`bincode`, `json`, `raw`, `text`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Bincode => "bincode",
+            Codec::Json => "json",
+            Codec::Raw => "raw",
+            Codec::Text => "text",
+        }
+    }
+
+    /// The object-name extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Codec::Bincode => "bincode",
+            Codec::Json => "json",
+            Codec::Raw => "bin",
+            Codec::Text => "txt",
+        }
+    }
+
+    /// The `Content-Type` objects are stored with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Codec::Bincode | Codec::Raw => "application/octet-stream",
+            Codec::Json => "application/json",
+            Codec::Text => "text/plain; charset=utf-8",
+        }
+    }
+
+    /// Encodes a value.
+    pub fn encode<V: Serialize + ?Sized>(self, value: &V) -> Result<Vec<u8>, CodecError> {
+        match self {
+            Codec::Bincode => bincode_options()
+                .serialize(value)
+                .map_err(|e| CodecError(e.to_string())),
+            Codec::Json => serde_json::to_vec(value).map_err(|e| CodecError(e.to_string())),
+            Codec::Raw => value.serialize(RawSerializer),
+            Codec::Text => value.serialize(TextSerializer).map(String::into_bytes),
+        }
+    }
+
+    /// Decodes a value; never reads or allocates far beyond `bytes.len()`.
+    pub fn decode<V: DeserializeOwned>(self, bytes: &[u8]) -> Result<V, CodecError> {
+        match self {
+            Codec::Bincode => bincode_options()
+                // The limit bounds every length prefix by what is really there, so a
+                // corrupt length cannot make the decoder reserve gigabytes.
+                .with_limit(bytes.len() as u64)
+                .deserialize(bytes)
+                .map_err(|e| CodecError(e.to_string())),
+            Codec::Json => serde_json::from_slice(bytes).map_err(|e| CodecError(e.to_string())),
+            Codec::Raw => V::deserialize(RawDeserializer(bytes.to_vec())),
+            Codec::Text => {
+                let s = std::str::from_utf8(bytes)
+                    .map_err(|e| CodecError(format!("not UTF-8 text: {e}")))?;
+                V::deserialize(TextDeserializer(s.to_owned()))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Codec {
+    type Err = CodecError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "bincode" => Ok(Codec::Bincode),
+            "json" => Ok(Codec::Json),
+            "raw" | "bytes" => Ok(Codec::Raw),
+            "text" | "txt" => Ok(Codec::Text),
+            other => Err(CodecError(format!(
+                "unknown codec {other:?}; expected bincode, json, raw or text"
+            ))),
+        }
+    }
+}
+
+fn wrong_kind<T>(codec: &str, wants: &str, found: &str) -> Result<T, CodecError> {
+    Err(CodecError(format!(
+        "the {codec} codec stores only {wants}, this value is {found}"
+    )))
+}
+
+/// Rejects every serde method but the ones a macro lists, naming what it found.
+macro_rules! reject {
+    ($codec:literal, $wants:literal; $($method:ident($($arg:ty),*) $found:literal;)*) => {
+        $(fn $method(self $(, _: $arg)*) -> Result<Self::Ok, CodecError> {
+            wrong_kind($codec, $wants, $found)
+        })*
+    };
+}
+
+/// The common rejections for serializers that accept one kind of value.
+macro_rules! reject_common {
+    ($codec:literal, $wants:literal) => {
+        type SerializeTuple = Impossible<Self::Ok, CodecError>;
+        type SerializeTupleStruct = Impossible<Self::Ok, CodecError>;
+        type SerializeTupleVariant = Impossible<Self::Ok, CodecError>;
+        type SerializeMap = Impossible<Self::Ok, CodecError>;
+        type SerializeStruct = Impossible<Self::Ok, CodecError>;
+        type SerializeStructVariant = Impossible<Self::Ok, CodecError>;
+        reject! { $codec, $wants;
+            serialize_bool(bool) "a bool";
+            serialize_i8(i8) "an integer";
+            serialize_i16(i16) "an integer";
+            serialize_i32(i32) "an integer";
+            serialize_i64(i64) "an integer";
+            serialize_u16(u16) "an integer";
+            serialize_u32(u32) "an integer";
+            serialize_u64(u64) "an integer";
+            serialize_f32(f32) "a float";
+            serialize_f64(f64) "a float";
+            serialize_none() "an option";
+            serialize_unit() "a unit";
+            serialize_unit_struct(&'static str) "a unit struct";
+            serialize_unit_variant(&'static str, u32, &'static str) "an enum";
+        }
+        fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<Self::Ok, CodecError> {
+            wrong_kind($codec, $wants, "an option")
+        }
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<Self::Ok, CodecError> {
+            wrong_kind($codec, $wants, "an enum")
+        }
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, CodecError> {
+            wrong_kind($codec, $wants, "a tuple")
+        }
+        fn serialize_tuple_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleStruct, CodecError> {
+            wrong_kind($codec, $wants, "a tuple struct")
+        }
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant, CodecError> {
+            wrong_kind($codec, $wants, "an enum")
+        }
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, CodecError> {
+            wrong_kind($codec, $wants, "a map")
+        }
+        fn serialize_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStruct, CodecError> {
+            wrong_kind($codec, $wants, "a struct")
+        }
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, CodecError> {
+            wrong_kind($codec, $wants, "an enum")
+        }
+    };
+}
+
+/// Serializes byte values (`serialize_bytes`, or a sequence of `u8`) to their bytes.
+struct RawSerializer;
+
+impl ser::Serializer for RawSerializer {
+    type Ok = Vec<u8>;
+    type Error = CodecError;
+    type SerializeSeq = RawSeq;
+    reject_common!("raw", "bytes");
+    reject! { "raw", "bytes";
+        serialize_u8(u8) "an integer";
+        serialize_char(char) "a char";
+        serialize_str(&str) "a string";
+    }
+
+    fn serialize_bytes(self, v: &[u8]) -> Result<Vec<u8>, CodecError> {
+        Ok(v.to_vec())
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<Vec<u8>, CodecError> {
+        value.serialize(self)
+    }
+
+    fn serialize_seq(self, len: Option<usize>) -> Result<RawSeq, CodecError> {
+        Ok(RawSeq(Vec::with_capacity(len.unwrap_or(0))))
+    }
+}
+
+/// Collects a sequence whose elements are all `u8`.
+struct RawSeq(Vec<u8>);
+
+impl ser::SerializeSeq for RawSeq {
+    type Ok = Vec<u8>;
+    type Error = CodecError;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CodecError> {
+        self.0.push(value.serialize(ByteSerializer)?);
+        Ok(())
+    }
+
+    fn end(self) -> Result<Vec<u8>, CodecError> {
+        Ok(self.0)
+    }
+}
+
+/// Accepts exactly one `u8`.
+struct ByteSerializer;
+
+impl ser::Serializer for ByteSerializer {
+    type Ok = u8;
+    type Error = CodecError;
+    type SerializeSeq = Impossible<u8, CodecError>;
+    reject_common!("raw", "bytes");
+    reject! { "raw", "bytes";
+        serialize_char(char) "a sequence of chars";
+        serialize_str(&str) "a sequence of strings";
+        serialize_bytes(&[u8]) "nested bytes";
+    }
+
+    fn serialize_u8(self, v: u8) -> Result<u8, CodecError> {
+        Ok(v)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<u8, CodecError> {
+        value.serialize(self)
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, CodecError> {
+        wrong_kind("raw", "bytes", "a nested sequence")
+    }
+}
+
+/// Serializes string values to their text.
+struct TextSerializer;
+
+impl ser::Serializer for TextSerializer {
+    type Ok = String;
+    type Error = CodecError;
+    type SerializeSeq = Impossible<String, CodecError>;
+    reject_common!("text", "strings");
+    reject! { "text", "strings";
+        serialize_u8(u8) "an integer";
+        serialize_bytes(&[u8]) "bytes";
+    }
+
+    fn serialize_char(self, v: char) -> Result<String, CodecError> {
+        Ok(v.to_string())
+    }
+
+    fn serialize_str(self, v: &str) -> Result<String, CodecError> {
+        Ok(v.to_owned())
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<String, CodecError> {
+        value.serialize(self)
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, CodecError> {
+        wrong_kind("text", "strings", "a sequence")
+    }
+}
+
+/// Offers an object's bytes as a byte buffer, or as a sequence of `u8` to `Vec<u8>`.
+struct RawDeserializer(Vec<u8>);
+
+impl<'de> de::Deserializer<'de> for RawDeserializer {
+    type Error = CodecError;
+
+    fn deserialize_any<W: Visitor<'de>>(self, visitor: W) -> Result<W::Value, CodecError> {
+        visitor.visit_byte_buf(self.0)
+    }
+
+    fn deserialize_seq<W: Visitor<'de>>(self, visitor: W) -> Result<W::Value, CodecError> {
+        visitor.visit_seq(de::value::SeqDeserializer::new(self.0.into_iter()))
+    }
+
+    fn deserialize_newtype_struct<W: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: W,
+    ) -> Result<W::Value, CodecError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+/// Offers an object's text as a string.
+struct TextDeserializer(String);
+
+impl<'de> de::Deserializer<'de> for TextDeserializer {
+    type Error = CodecError;
+
+    fn deserialize_any<W: Visitor<'de>>(self, visitor: W) -> Result<W::Value, CodecError> {
+        visitor.visit_string(self.0)
+    }
+
+    fn deserialize_newtype_struct<W: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: W,
+    ) -> Result<W::Value, CodecError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<W: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: W,
+    ) -> Result<W::Value, CodecError> {
+        let de: de::value::StringDeserializer<CodecError> = self.0.into_deserializer();
+        de::Deserializer::deserialize_enum(de, name, variants, visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct seq tuple
+        tuple_struct map struct identifier ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn round_trips() {
+        let mut m = BTreeMap::new();
+        m.insert("a".to_string(), vec![1u32, 2, 3]);
+        for c in [Codec::Bincode, Codec::Json] {
+            let b = c.encode(&m).unwrap();
+            assert_eq!(c.decode::<BTreeMap<String, Vec<u32>>>(&b).unwrap(), m);
+        }
+        let raw = Codec::Raw.encode(&vec![0u8, 255, 7]).unwrap();
+        assert_eq!(raw, [0, 255, 7]);
+        assert_eq!(Codec::Raw.decode::<Vec<u8>>(&raw).unwrap(), vec![0, 255, 7]);
+        let t = Codec::Text.encode("héllo").unwrap();
+        assert_eq!(t, "héllo".as_bytes());
+        assert_eq!(Codec::Text.decode::<String>(&t).unwrap(), "héllo");
+    }
+
+    #[test]
+    fn wrong_kinds_are_errors() {
+        assert!(Codec::Raw
+            .encode(&"text")
+            .unwrap_err()
+            .0
+            .contains("raw codec"));
+        assert!(Codec::Text
+            .encode(&42u32)
+            .unwrap_err()
+            .0
+            .contains("an integer"));
+        assert!(Codec::Raw.encode(&vec![300u32]).is_err());
+        assert!(Codec::Text.decode::<String>(&[0xff, 0xfe]).is_err());
+        assert!(Codec::Json.decode::<u32>(b"\"x\"").is_err());
+    }
+
+    #[test]
+    fn bincode_length_prefix_is_bounded() {
+        // A varint length prefix claiming 2^62 bytes followed by almost nothing.
+        let hostile = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0x40, b'x'];
+        assert!(Codec::Bincode.decode::<String>(&hostile).is_err());
+        assert!(Codec::Bincode.decode::<Vec<u64>>(&hostile).is_err());
+    }
+}

@@ -1,0 +1,627 @@
+//! The [`PersiDict`] trait: the whole dictionary surface, shared by every backend.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::codec::Codec;
+use crate::cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
+use crate::error::{Capability, Error, Result};
+use crate::key::Key;
+
+/// What a dictionary can store: any serde type that can move between tasks.
+pub trait Value: Serialize + DeserializeOwned + Send + Sync + 'static {}
+impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> Value for T {}
+
+/// How many requests bulk operations keep in flight by default.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
+/// What a listing knows about one entry without fetching its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryMeta {
+    /// The key.
+    pub key: Key,
+    /// The entry's ETag, where the listing reports it.
+    pub etag: Option<ETag>,
+    /// The stored size in bytes.
+    pub size: u64,
+    /// When the entry was last written.
+    pub last_modified: SystemTime,
+}
+
+/// Which conditional requests a backend really enforces (see the crate guide's backend
+/// table). Missing capabilities turn the operations that need them into
+/// [`Error::Unsupported`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Capabilities {
+    /// Insert-if-absent is refused when the key exists (`PUT If-None-Match: *`).
+    pub put_if_absent: bool,
+    /// Compare-and-swap writes (`PUT If-Match: <etag>`).
+    pub put_if_match: bool,
+    /// Compare-and-delete (`DELETE If-Match: <etag>`).
+    pub delete_if_match: bool,
+    /// Revalidating reads (`GET If-None-Match: <etag>` answers `304`).
+    pub get_if_none_match: bool,
+}
+
+impl Capabilities {
+    /// Everything enforced (memory, files, AWS S3).
+    pub const ALL: Capabilities = Capabilities {
+        put_if_absent: true,
+        put_if_match: true,
+        delete_if_match: true,
+        get_if_none_match: true,
+    };
+
+    /// Nothing enforced (a server that ignores conditional headers).
+    pub const NONE: Capabilities = Capabilities {
+        put_if_absent: false,
+        put_if_match: false,
+        delete_if_match: false,
+        get_if_none_match: false,
+    };
+
+    /// Whether `capability` is enforced.
+    pub fn has(&self, capability: Capability) -> bool {
+        match capability {
+            Capability::PutIfAbsent => self.put_if_absent,
+            Capability::PutIfMatch => self.put_if_match,
+            Capability::DeleteIfMatch => self.delete_if_match,
+            Capability::GetIfNoneMatch => self.get_if_none_match,
+        }
+    }
+
+    /// Whether every conditional write (insert-if-absent, compare-and-swap,
+    /// compare-and-delete) is atomic, so that all conditional operations work.
+    pub fn conditional_writes(&self) -> bool {
+        self.put_if_absent && self.put_if_match && self.delete_if_match
+    }
+}
+
+/// A description of a dictionary, for messages and tools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DictInfo {
+    /// The backend kind: `"memory"`, `"file"` or `"s3"`.
+    pub backend: &'static str,
+    /// Where the entries live (a URL-like location).
+    pub location: String,
+    /// The value codec.
+    pub codec: Codec,
+    /// Whether existing values can never be overwritten or removed.
+    pub append_only: bool,
+}
+
+/// A persistent dictionary from [`Key`]s to values of type `V`.
+///
+/// Every backend implements this one trait and passes one contract suite. The trait is
+/// object-safe (`Box<dyn PersiDict<V>>` works); generic helpers such as
+/// [`transform`](PersiDictExt::transform) live in [`PersiDictExt`].
+///
+/// # Conditional operations
+/// `get_if`, `put_if`, `setdefault_if` and `discard_if` take a [`Condition`] and the ETag
+/// the caller expects (`None` = "absent") and report an [`Outcome`]. A condition that does
+/// not hold is an outcome with `satisfied == false`, never an error. On backends that
+/// enforce conditional requests each of them is atomic with respect to the `actual_etag` it
+/// reports.
+///
+/// # Append-only dictionaries
+/// Values can be inserted but never overwritten or removed: `put` on an existing key,
+/// `delete`, `discard`, `pop`, `clear` and `Write::DeleteCurrent` give
+/// [`Error::AppendOnly`]; `put_if` with `Write::Value` inserts only, and gives
+/// [`Error::AppendOnly`] if its condition holds but the key exists; `Write::KeepCurrent`
+/// is allowed.
+#[async_trait]
+pub trait PersiDict<V: Value>: Send + Sync {
+    /// Describes the dictionary.
+    fn info(&self) -> DictInfo;
+
+    /// Which conditional requests the backend enforces (S3 probes them once per endpoint and
+    /// bucket; memory and files enforce all).
+    async fn capabilities(&self) -> Result<Capabilities>;
+
+    /// Reads `key` if `condition` holds for `expected`; never mutates.
+    async fn get_if(
+        &self,
+        key: &Key,
+        condition: Condition,
+        expected: Option<&ETag>,
+        retrieve: Retrieve,
+    ) -> Result<Outcome<V>>;
+
+    /// Writes, keeps or deletes `key` if `condition` holds for `expected`. When it does not
+    /// hold nothing changes and the current value is reported per `retrieve`.
+    #[doc(alias = "cas")]
+    #[doc(alias = "compare_and_swap")]
+    async fn put_if(
+        &self,
+        key: &Key,
+        write: Write<V>,
+        condition: Condition,
+        expected: Option<&ETag>,
+        retrieve: Retrieve,
+    ) -> Result<Outcome<V>>;
+
+    /// Inserts `default` only if `key` is absent and `condition` holds; never overwrites.
+    async fn setdefault_if(
+        &self,
+        key: &Key,
+        default: V,
+        condition: Condition,
+        expected: Option<&ETag>,
+        retrieve: Retrieve,
+    ) -> Result<Outcome<V>>;
+
+    /// Deletes `key` if `condition` holds for `expected`. The outcome's value is
+    /// [`Slot::Absent`] when the key is absent afterwards.
+    async fn discard_if(
+        &self,
+        key: &Key,
+        condition: Condition,
+        expected: Option<&ETag>,
+    ) -> Result<Outcome<V>>;
+
+    /// Stores `value` under `key` and returns the new ETag.
+    async fn put(&self, key: &Key, value: V) -> Result<ETag>;
+
+    /// Removes `key`; [`Error::NotFound`] if it is absent.
+    async fn delete(&self, key: &Key) -> Result<()>;
+
+    /// Removes `key` if present; reports whether it was.
+    async fn discard(&self, key: &Key) -> Result<bool>;
+
+    /// The entry's metadata without its value, or `None` if absent.
+    async fn head(&self, key: &Key) -> Result<Option<EntryMeta>>;
+
+    /// Every entry's metadata, in no particular order; entries written or deleted during
+    /// the listing may or may not appear.
+    fn list(&self) -> BoxStream<'_, Result<EntryMeta>>;
+
+    /// A dictionary over the keys that start with `prefix`, with `prefix` removed. It shares
+    /// this dictionary's storage, client and settings.
+    fn get_subdict(&self, prefix: &Key) -> Result<Box<dyn PersiDict<V>>>;
+
+    /// The value of `key`; [`Error::NotFound`] if it is absent.
+    async fn get(&self, key: &Key) -> Result<V> {
+        self.get_opt(key)
+            .await?
+            .ok_or_else(|| Error::NotFound { key: key.clone() })
+    }
+
+    /// The value of `key`, or `None` if it is absent.
+    async fn get_opt(&self, key: &Key) -> Result<Option<V>> {
+        Ok(self.get_with_etag(key).await?.map(|(v, _)| v))
+    }
+
+    /// The value and ETag of `key` from one read, or `None` if it is absent.
+    async fn get_with_etag(&self, key: &Key) -> Result<Option<(V, ETag)>> {
+        let out = self
+            .get_if(key, Condition::Any, None, Retrieve::Always)
+            .await?;
+        Ok(match (out.value, out.actual_etag) {
+            (Slot::Present(v), Some(e)) => Some((v, e)),
+            _ => None,
+        })
+    }
+
+    /// Whether `key` is present.
+    async fn contains(&self, key: &Key) -> Result<bool> {
+        Ok(self.head(key).await?.is_some())
+    }
+
+    /// The ETag of `key`; [`Error::NotFound`] if it is absent.
+    async fn etag(&self, key: &Key) -> Result<ETag> {
+        match self.head(key).await? {
+            Some(EntryMeta { etag: Some(e), .. }) => Ok(e),
+            Some(_) => Err(Error::Backend {
+                endpoint: self.info().location,
+                operation: "HEAD".into(),
+                message: format!("no ETag reported for {key}"),
+            }),
+            None => Err(Error::NotFound { key: key.clone() }),
+        }
+    }
+
+    /// When `key` was last written; [`Error::NotFound`] if it is absent.
+    async fn timestamp(&self, key: &Key) -> Result<SystemTime> {
+        match self.head(key).await? {
+            Some(m) => Ok(m.last_modified),
+            None => Err(Error::NotFound { key: key.clone() }),
+        }
+    }
+
+    /// Every key, in no particular order.
+    fn keys(&self) -> BoxStream<'_, Result<Key>> {
+        self.list().map_ok(|m| m.key).boxed()
+    }
+
+    /// Every value. Values are fetched with bounded concurrency; keys deleted during the
+    /// iteration are skipped.
+    fn values(&self) -> BoxStream<'_, Result<V>> {
+        self.items().map_ok(|(_, v)| v).boxed()
+    }
+
+    /// Every `(key, value)` pair. Values are fetched with bounded concurrency; keys deleted
+    /// during the iteration are skipped.
+    fn items(&self) -> BoxStream<'_, Result<(Key, V)>> {
+        self.keys()
+            .map(move |k| async move {
+                let k = k?;
+                Ok(self.get_opt(&k).await?.map(|v| (k, v)))
+            })
+            .buffered(DEFAULT_CONCURRENCY)
+            .try_filter_map(|x| async move { Ok(x) })
+            .boxed()
+    }
+
+    /// The number of entries.
+    async fn len(&self) -> Result<usize> {
+        self.list()
+            .try_fold(0usize, |n, _| async move { Ok(n + 1) })
+            .await
+    }
+
+    /// Whether there are no entries.
+    async fn is_empty(&self) -> Result<bool> {
+        Ok(self.list().try_next().await?.is_none())
+    }
+
+    /// Removes every entry; [`Error::AppendOnly`] on an append-only dictionary.
+    async fn clear(&self) -> Result<()> {
+        let keys: Vec<Key> = self.keys().try_collect().await?;
+        if self.info().append_only {
+            if let Some(key) = keys.into_iter().next() {
+                return Err(Error::AppendOnly {
+                    key,
+                    operation: "clear",
+                });
+            }
+            return Ok(());
+        }
+        futures::stream::iter(keys)
+            .map(|k| async move { self.discard(&k).await.map(drop) })
+            .buffer_unordered(DEFAULT_CONCURRENCY)
+            .try_collect::<()>()
+            .await
+    }
+
+    /// The value of `key`, inserting `default` first if the key is absent.
+    async fn setdefault(&self, key: &Key, default: V) -> Result<V> {
+        let out = self
+            .setdefault_if(key, default, Condition::Any, None, Retrieve::Always)
+            .await?;
+        match out.value {
+            Slot::Present(v) => Ok(v),
+            _ => Err(Error::Backend {
+                endpoint: self.info().location,
+                operation: "setdefault".into(),
+                message: format!("{key} vanished while it was being read"),
+            }),
+        }
+    }
+
+    /// Removes `key` and returns its value; [`Error::NotFound`] if it is absent. Atomic: the
+    /// value returned is exactly the one removed.
+    async fn pop(&self, key: &Key) -> Result<V> {
+        if self.info().append_only {
+            return Err(Error::AppendOnly {
+                key: key.clone(),
+                operation: "pop",
+            });
+        }
+        loop {
+            let Some((value, etag)) = self.get_with_etag(key).await? else {
+                return Err(Error::NotFound { key: key.clone() });
+            };
+            let out = self.discard_if(key, Condition::Same, Some(&etag)).await?;
+            if out.satisfied {
+                return Ok(value);
+            }
+        }
+    }
+
+    /// The values of `keys` (`None` where absent), fetched with bounded concurrency, in the
+    /// order of `keys`.
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<V>>> {
+        // Futures made up front: a stream closure over borrowed keys trips the compiler's
+        // `Send` check for higher-ranked lifetimes.
+        let reads: Vec<_> = keys.iter().map(|k| self.get_opt(k)).collect();
+        futures::stream::iter(reads)
+            .buffered(DEFAULT_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    /// Stores every pair, with bounded concurrency.
+    async fn put_many(&self, items: Vec<(Key, V)>) -> Result<()> {
+        futures::stream::iter(items)
+            .map(|(k, v)| async move { self.put(&k, v).await.map(drop) })
+            .buffer_unordered(DEFAULT_CONCURRENCY)
+            .try_collect::<()>()
+            .await
+    }
+
+    /// Removes every key of `keys` that is present, with bounded concurrency; returns how
+    /// many were removed.
+    async fn discard_many(&self, keys: &[Key]) -> Result<usize> {
+        let deletes: Vec<_> = keys.iter().map(|k| self.discard(k)).collect();
+        futures::stream::iter(deletes)
+            .buffer_unordered(DEFAULT_CONCURRENCY)
+            .try_fold(0, |n, gone| async move { Ok(n + usize::from(gone)) })
+            .await
+    }
+
+    /// The first parts of the keys that have more than one part: the names of the
+    /// subdictionaries, sorted.
+    async fn subdicts(&self) -> Result<Vec<String>> {
+        let names: BTreeSet<String> = self
+            .keys()
+            .try_filter_map(|k| async move { Ok((k.len() > 1).then(|| k.parts()[0].clone())) })
+            .try_collect()
+            .await?;
+        Ok(names.into_iter().collect())
+    }
+
+    /// The `n` least recently written keys, oldest first.
+    async fn oldest_keys(&self, n: usize) -> Result<Vec<Key>> {
+        let mut all: Vec<EntryMeta> = self.list().try_collect().await?;
+        all.sort_by(|a, b| (a.last_modified, &a.key).cmp(&(b.last_modified, &b.key)));
+        Ok(all.into_iter().take(n).map(|m| m.key).collect())
+    }
+
+    /// The `n` most recently written keys, newest first.
+    async fn newest_keys(&self, n: usize) -> Result<Vec<Key>> {
+        let mut all: Vec<EntryMeta> = self.list().try_collect().await?;
+        all.sort_by(|a, b| (b.last_modified, &b.key).cmp(&(a.last_modified, &a.key)));
+        Ok(all.into_iter().take(n).map(|m| m.key).collect())
+    }
+
+    /// A key chosen uniformly at random, or `None` when empty. One pass over the listing,
+    /// holding one key at a time.
+    async fn random_key(&self) -> Result<Option<Key>> {
+        let mut seen = 0u64;
+        let mut chosen = None;
+        let mut keys = self.keys();
+        while let Some(k) = keys.try_next().await? {
+            seen += 1;
+            if fastrand::u64(0..seen) == 0 {
+                chosen = Some(k);
+            }
+        }
+        Ok(chosen)
+    }
+}
+
+/// How [`transform`](PersiDictExt::transform) retries when concurrent writers win.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The most read-modify-write attempts.
+    pub max_attempts: u32,
+    /// The first backoff; it doubles on each conflict, with full jitter.
+    pub base_backoff: Duration,
+    /// The longest backoff.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 100,
+            base_backoff: Duration::from_millis(2),
+            max_backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The jittered backoff before attempt `attempt + 1` (`attempt` counts from 1).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        let cap = exp.min(self.max_backoff);
+        cap.mul_f64(fastrand::f64())
+    }
+}
+
+/// What [`transform`](PersiDictExt::transform) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Transformed<V> {
+    /// The value after the transform (`None`: the key is absent).
+    pub value: Option<V>,
+    /// The ETag after the transform.
+    pub etag: Option<ETag>,
+    /// How many read-modify-write attempts it took.
+    pub attempts: u32,
+}
+
+/// Generic helpers over any [`PersiDict`], including `dyn PersiDict`.
+#[async_trait]
+pub trait PersiDictExt<V: Value>: PersiDict<V> {
+    /// Atomically replaces the value of `key` with `f(current)`: reads the value and its
+    /// ETag, computes the write, and commits it only if the ETag is unchanged; on a conflict
+    /// it re-reads, calls `f` again and retries with jittered backoff, up to
+    /// [`RetryPolicy::default`]'s attempts, then fails with
+    /// [`Error::ConcurrencyConflict`].
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use persidict::prelude::*;
+    /// let d = MemDict::<u64>::new();
+    /// let k = Key::try_from("hits")?;
+    /// let t = d.transform(&k, |n| Write::Value(n.unwrap_or(0) + 1)).await?;
+    /// assert_eq!(t.value, Some(1));
+    /// # Ok::<(), persidict::Error>(()) }).unwrap();
+    /// ```
+    #[doc(alias = "update")]
+    async fn transform<F>(&self, key: &Key, f: F) -> Result<Transformed<V>>
+    where
+        F: FnMut(Option<V>) -> Write<V> + Send,
+        V: Clone,
+    {
+        self.transform_with(key, RetryPolicy::default(), f).await
+    }
+
+    /// [`transform`](PersiDictExt::transform) with an explicit retry policy.
+    async fn transform_with<F>(
+        &self,
+        key: &Key,
+        policy: RetryPolicy,
+        mut f: F,
+    ) -> Result<Transformed<V>>
+    where
+        F: FnMut(Option<V>) -> Write<V> + Send,
+        V: Clone,
+    {
+        let max = policy.max_attempts.max(1);
+        for attempt in 1..=max {
+            let current = self.get_with_etag(key).await?;
+            let (value, etag) = match current {
+                Some((v, e)) => (Some(v), Some(e)),
+                None => (None, None),
+            };
+            let write = f(value.clone());
+            let after = match &write {
+                Write::Value(v) => Some(v.clone()),
+                Write::KeepCurrent => value,
+                Write::DeleteCurrent => None,
+            };
+            let out = self
+                .put_if(key, write, Condition::Same, etag.as_ref(), Retrieve::Never)
+                .await?;
+            if out.satisfied {
+                return Ok(Transformed {
+                    value: after,
+                    etag: out.resulting_etag,
+                    attempts: attempt,
+                });
+            }
+            if attempt < max {
+                tokio::time::sleep(policy.backoff(attempt)).await;
+            }
+        }
+        Err(Error::ConcurrencyConflict {
+            key: key.clone(),
+            attempts: max,
+        })
+    }
+}
+
+impl<V: Value, D: PersiDict<V> + ?Sized> PersiDictExt<V> for D {}
+
+macro_rules! forward {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<V: Value, D: PersiDict<V> + ?Sized> PersiDict<V> for $ty {
+            fn info(&self) -> DictInfo {
+                (**self).info()
+            }
+            async fn capabilities(&self) -> Result<Capabilities> {
+                (**self).capabilities().await
+            }
+            async fn get_if(
+                &self,
+                key: &Key,
+                condition: Condition,
+                expected: Option<&ETag>,
+                retrieve: Retrieve,
+            ) -> Result<Outcome<V>> {
+                (**self).get_if(key, condition, expected, retrieve).await
+            }
+            async fn put_if(
+                &self,
+                key: &Key,
+                write: Write<V>,
+                condition: Condition,
+                expected: Option<&ETag>,
+                retrieve: Retrieve,
+            ) -> Result<Outcome<V>> {
+                (**self).put_if(key, write, condition, expected, retrieve).await
+            }
+            async fn setdefault_if(
+                &self,
+                key: &Key,
+                default: V,
+                condition: Condition,
+                expected: Option<&ETag>,
+                retrieve: Retrieve,
+            ) -> Result<Outcome<V>> {
+                (**self).setdefault_if(key, default, condition, expected, retrieve).await
+            }
+            async fn discard_if(
+                &self,
+                key: &Key,
+                condition: Condition,
+                expected: Option<&ETag>,
+            ) -> Result<Outcome<V>> {
+                (**self).discard_if(key, condition, expected).await
+            }
+            async fn put(&self, key: &Key, value: V) -> Result<ETag> {
+                (**self).put(key, value).await
+            }
+            async fn delete(&self, key: &Key) -> Result<()> {
+                (**self).delete(key).await
+            }
+            async fn discard(&self, key: &Key) -> Result<bool> {
+                (**self).discard(key).await
+            }
+            async fn head(&self, key: &Key) -> Result<Option<EntryMeta>> {
+                (**self).head(key).await
+            }
+            fn list(&self) -> BoxStream<'_, Result<EntryMeta>> {
+                (**self).list()
+            }
+            fn get_subdict(&self, prefix: &Key) -> Result<Box<dyn PersiDict<V>>> {
+                (**self).get_subdict(prefix)
+            }
+            async fn get_opt(&self, key: &Key) -> Result<Option<V>> {
+                (**self).get_opt(key).await
+            }
+            async fn get_with_etag(&self, key: &Key) -> Result<Option<(V, ETag)>> {
+                (**self).get_with_etag(key).await
+            }
+            async fn contains(&self, key: &Key) -> Result<bool> {
+                (**self).contains(key).await
+            }
+            fn keys(&self) -> BoxStream<'_, Result<Key>> {
+                (**self).keys()
+            }
+            fn items(&self) -> BoxStream<'_, Result<(Key, V)>> {
+                (**self).items()
+            }
+            async fn len(&self) -> Result<usize> {
+                (**self).len().await
+            }
+            async fn is_empty(&self) -> Result<bool> {
+                (**self).is_empty().await
+            }
+            async fn clear(&self) -> Result<()> {
+                (**self).clear().await
+            }
+            async fn setdefault(&self, key: &Key, default: V) -> Result<V> {
+                (**self).setdefault(key, default).await
+            }
+            async fn pop(&self, key: &Key) -> Result<V> {
+                (**self).pop(key).await
+            }
+            async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<V>>> {
+                (**self).get_many(keys).await
+            }
+            async fn put_many(&self, items: Vec<(Key, V)>) -> Result<()> {
+                (**self).put_many(items).await
+            }
+            async fn discard_many(&self, keys: &[Key]) -> Result<usize> {
+                (**self).discard_many(keys).await
+            }
+            async fn subdicts(&self) -> Result<Vec<String>> {
+                (**self).subdicts().await
+            }
+        }
+    )*};
+}
+
+forward!(Box<D>, std::sync::Arc<D>, &D);

@@ -1,0 +1,165 @@
+//! The crate's one public error type.
+
+use std::fmt;
+
+use crate::key::{InvalidKey, Key};
+
+/// A `Result` whose error is this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, each variant saying what the caller can do about it.
+///
+/// A conditional operation whose condition does not hold is *not* an error: it is an
+/// [`Outcome`](crate::Outcome) with `satisfied == false`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key part breaks the naming rules; fix the key (nothing was sent anywhere).
+    #[error(transparent)]
+    InvalidKey(#[from] InvalidKey),
+
+    /// The key is not in the dictionary (the `KeyError` of a Python `dict`).
+    #[error("key not found: {key}")]
+    NotFound {
+        /// The key that was asked for.
+        key: Key,
+    },
+
+    /// The stored object could not be decoded with the dictionary's codec: it is corrupt,
+    /// truncated, or was written with another codec or value type.
+    #[error("cannot decode the value of {key} with the {codec} codec: {reason}")]
+    Decode {
+        /// The key whose value did not decode.
+        key: Key,
+        /// The codec that was used.
+        codec: &'static str,
+        /// What the decoder reported.
+        reason: String,
+    },
+
+    /// The value could not be encoded with the dictionary's codec (for example a struct
+    /// given to the `text` codec, which only stores strings).
+    #[error("cannot encode the value of {key} with the {codec} codec: {reason}")]
+    Encode {
+        /// The key whose value did not encode.
+        key: Key,
+        /// The codec that was used.
+        codec: &'static str,
+        /// What the encoder reported.
+        reason: String,
+    },
+
+    /// The encoded value or the stored object is larger than the configured maximum.
+    #[error("the value of {key} is {size} bytes, over the maximum of {max} bytes")]
+    ValueTooLarge {
+        /// The key concerned.
+        key: Key,
+        /// The size in bytes.
+        size: u64,
+        /// The configured maximum in bytes.
+        max: u64,
+    },
+
+    /// The dictionary is append-only and the operation would overwrite or remove a value.
+    #[error("{operation} refused on {key}: the dictionary is append-only")]
+    AppendOnly {
+        /// The key concerned.
+        key: Key,
+        /// What was refused (`"overwrite"`, `"delete"`, `"clear"`, …).
+        operation: &'static str,
+    },
+
+    /// A [`transform`](crate::PersiDictExt::transform) kept losing to concurrent writers and
+    /// ran out of attempts. Retry later or allow more attempts.
+    #[error("concurrent updates kept conflicting on {key}; gave up after {attempts} attempts")]
+    ConcurrencyConflict {
+        /// The contended key.
+        key: Key,
+        /// How many read-modify-write attempts were made.
+        attempts: u32,
+    },
+
+    /// The backend cannot do what the operation needs atomically (for example a server that
+    /// ignores `If-Match`). Use another backend, or opt in to the documented racy fallback.
+    #[error("{capability} is not supported by {endpoint}")]
+    Unsupported {
+        /// The missing capability.
+        capability: Capability,
+        /// The backend, e.g. the S3 endpoint and bucket.
+        endpoint: String,
+    },
+
+    /// The backend refused access (S3 `403`). Check credentials and permissions.
+    #[error("permission denied by {endpoint} during {operation}: {message}")]
+    PermissionDenied {
+        /// The backend.
+        endpoint: String,
+        /// The request that was refused.
+        operation: String,
+        /// What the backend said.
+        message: String,
+    },
+
+    /// The configuration or URL is not usable; the message says which setting is wrong.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// A local file-system error.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory concerned.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The backend failed after its own retries (network, 5xx, throttling, timeouts,
+    /// unexpected answers). The operation may be retried.
+    #[error("{endpoint}: {operation} failed: {message}")]
+    Backend {
+        /// The backend.
+        endpoint: String,
+        /// The request that failed.
+        operation: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// A capability that a backend may lack; named by [`Error::Unsupported`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Capability {
+    /// `PUT` with `If-None-Match: *` refused when the key exists (insert-if-absent).
+    PutIfAbsent,
+    /// `PUT` with `If-Match: <etag>` refused when the ETag differs (compare-and-swap).
+    PutIfMatch,
+    /// `DELETE` with `If-Match: <etag>` refused when the ETag differs.
+    DeleteIfMatch,
+    /// `GET` with `If-None-Match: <etag>` answered `304 Not Modified` when unchanged.
+    GetIfNoneMatch,
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Capability::PutIfAbsent => "conditional PUT (If-None-Match: *)",
+            Capability::PutIfMatch => "conditional PUT (If-Match)",
+            Capability::DeleteIfMatch => "conditional DELETE (If-Match)",
+            Capability::GetIfNoneMatch => "conditional GET (If-None-Match)",
+        })
+    }
+}
+
+impl Error {
+    /// True for [`Error::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+
+    /// True for [`Error::Unsupported`].
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, Error::Unsupported { .. })
+    }
+}
