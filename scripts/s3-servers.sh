@@ -52,8 +52,8 @@ SERVERS=(seaweedfs moto rclone)
 
 # Fixed credentials and region: the servers are throwaway and bound to
 # loopback only, so there is nothing secret here.
-ACCESS_KEY=test
-SECRET_KEY=test
+ACCESS_KEY="test"
+SECRET_KEY="test"
 REGION=us-east-1
 
 RUN_DIR=${PERSIDICT_S3_RUN_DIR:-$PWD/target/s3-servers}
@@ -108,12 +108,12 @@ server_ports() {
     case $1 in
         seaweedfs)
             local p
+            # The admin component runs (and listens) even with -admin.ui=false.
             for p in "$SEAWEEDFS_PORT" "$SEAWEEDFS_MASTER_PORT" \
-                     "$SEAWEEDFS_VOLUME_PORT" "$SEAWEEDFS_FILER_PORT"; do
+                     "$SEAWEEDFS_VOLUME_PORT" "$SEAWEEDFS_FILER_PORT" \
+                     "$SEAWEEDFS_ADMIN_PORT"; do
                 echo "$p" $((p + 10000))
             done
-            # The admin HTTP UI is disabled, but its gRPC port is still opened.
-            echo $((SEAWEEDFS_ADMIN_PORT + 10000))
             ;;
         *) server_port "$1" ;;
     esac
@@ -169,7 +169,10 @@ venv_is_complete() {
     # counts as complete.
     local stamp="$VENV/.persidict-installed"
     [[ -f $stamp && "$(<"$stamp")" == "${PIP_SPECS[*]}" &&
-       -x $VENV/bin/weed && -x $VENV/bin/rclone && -x $VENV/bin/moto_server ]]
+       -x $VENV/bin/weed && -x $VENV/bin/rclone && -x $VENV/bin/moto_server ]] &&
+        # moto_server runs on the venv's interpreter, a link to the base
+        # Python; catch a venv whose base interpreter has gone away.
+        "$VENV/bin/python" -c '' 2>/dev/null
 }
 
 # Closing the descriptor drops the lock; it must not stay open, or the
@@ -253,18 +256,18 @@ signal_server() {
 }
 
 stop_servers() {
-    local name any=0 deadline
+    local name any=0 i stopped=()
     for name in "${SERVERS[@]}"; do
         if live_pid "$name" >/dev/null; then
             log "stopping $name (pid $(live_pid "$name"))"
             signal_server "$name" TERM
+            stopped+=("$name")
             any=1
         fi
     done
     if ((any)); then
         # Signal all first and wait once, so the shutdowns overlap.
-        deadline=$((SECONDS + STOP_TIMEOUT))
-        while ((SECONDS < deadline)); do
+        for ((i = 0; i < STOP_TIMEOUT * 5; i++)); do
             any=0
             for name in "${SERVERS[@]}"; do
                 if live_pid "$name" >/dev/null; then any=1; fi
@@ -278,12 +281,24 @@ stop_servers() {
                 signal_server "$name" KILL
             fi
         done
-        deadline=$((SECONDS + 5))
         for name in "${SERVERS[@]}"; do
-            while live_pid "$name" >/dev/null; do
-                ((SECONDS < deadline)) || die "$name (pid $(live_pid "$name")) survived SIGKILL"
+            for ((i = 0; i < 50; i++)); do
+                if ! live_pid "$name" >/dev/null; then break; fi
                 sleep 0.1
             done
+            if live_pid "$name" >/dev/null; then
+                die "$name (pid $(live_pid "$name")) survived SIGKILL"
+            fi
+        done
+    fi
+    # weed also creates unix sockets for its gRPC ports in the temp dir and
+    # leaves some behind (s3, admin) even on a clean exit, all after SIGKILL.
+    # They are named after the ports, so the ones for the ports of the weed
+    # just stopped are ours.
+    if [[ " ${stopped[*]} " == *" seaweedfs "* ]]; then
+        local port
+        for port in $(server_ports seaweedfs); do
+            rm -f "${TMPDIR:-/tmp}"/seaweedfs-*-grpc-"$port".sock
         done
     fi
     for name in "${SERVERS[@]}"; do
@@ -309,6 +324,7 @@ launch() {
     # The inner sh writes its own PID and then execs the server, so the PID
     # is the server's even if setsid had to fork. The run-dir lock descriptor
     # is closed so a long-running server does not keep the lock held.
+    # shellcheck disable=SC2016  # $$, $0 and $@ are for the inner sh
     setsid sh -c 'echo "$$" >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$tmp" "$@" \
         </dev/null >"$RUN_DIR/$name.log" 2>&1 {RUN_LOCK_FD}>&- &
     for ((i = 0; i < 100; i++)); do
