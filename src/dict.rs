@@ -46,6 +46,10 @@ pub struct Capabilities {
     pub delete_if_match: bool,
     /// Revalidating reads (`GET If-None-Match: <etag>` answers `304`).
     pub get_if_none_match: bool,
+    /// `DELETE If-Match: *` deletes an existing object and is refused (404 or 412) for an
+    /// absent one, so one request both deletes and tells whether the key existed. An
+    /// optimisation only: without it `delete` and `discard` send HEAD + DELETE.
+    pub delete_if_exists: bool,
 }
 
 impl Capabilities {
@@ -55,6 +59,7 @@ impl Capabilities {
         put_if_match: true,
         delete_if_match: true,
         get_if_none_match: true,
+        delete_if_exists: true,
     };
 
     /// Nothing enforced (a server that ignores conditional headers).
@@ -63,6 +68,7 @@ impl Capabilities {
         put_if_match: false,
         delete_if_match: false,
         get_if_none_match: false,
+        delete_if_exists: false,
     };
 
     /// Whether `capability` is enforced.

@@ -51,6 +51,8 @@ pub mod dict;
 pub mod error;
 pub mod key;
 pub mod memory;
+#[cfg(feature = "s3")]
+pub mod s3;
 
 pub use codec::Codec;
 pub use cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
@@ -60,6 +62,8 @@ pub use dict::{
 pub use error::{Capability, Error, Result};
 pub use key::{InvalidKey, Key, KeyRule};
 pub use memory::MemDict;
+#[cfg(feature = "s3")]
+pub use s3::{S3Dict, S3DictBuilder};
 
 /// Everything a typical user needs, for `use persidict::prelude::*`.
 pub mod prelude {

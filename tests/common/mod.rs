@@ -1,0 +1,66 @@
+//! Shared helpers for tests that run against the local S3 servers.
+#![allow(dead_code)]
+
+use persidict::{S3Dict, Value};
+
+/// The bucket every S3 test uses; each test works under its own random prefix.
+pub const BUCKET: &str = "persidict-test";
+
+/// A local S3 server named in `PERSIDICT_TEST_S3`.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub name: String,
+    pub url: String,
+}
+
+/// The servers of `PERSIDICT_TEST_S3="name=url,name=url"`.
+pub fn servers() -> Vec<Server> {
+    let spec = std::env::var("PERSIDICT_TEST_S3").unwrap_or_default();
+    spec.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            let (name, url) = s
+                .split_once('=')
+                .unwrap_or_else(|| panic!("PERSIDICT_TEST_S3 entry {s:?} is not name=url"));
+            Server {
+                name: name.trim().to_owned(),
+                url: url.trim().to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// The server called `name`, or `None` (with a note) when it is not configured. With
+/// `PERSIDICT_REQUIRE_S3=1` a missing server is a failure, never a silent skip.
+pub fn server(name: &str) -> Option<Server> {
+    let found = servers().into_iter().find(|s| s.name == name);
+    if found.is_none() {
+        if std::env::var("PERSIDICT_REQUIRE_S3").as_deref() == Ok("1") {
+            panic!("PERSIDICT_REQUIRE_S3=1 but server {name:?} is not in PERSIDICT_TEST_S3");
+        }
+        eprintln!("skipped: S3 server {name:?} not configured (set PERSIDICT_TEST_S3)");
+    }
+    found
+}
+
+/// A fresh random prefix for one test.
+pub fn fresh_prefix(test: &str) -> String {
+    format!("t/{test}-{:016x}", fastrand::u64(..))
+}
+
+/// A dictionary on `server` under a fresh prefix, creating the bucket if needed.
+pub async fn open<V: Value>(server: &Server, test: &str) -> S3Dict<V> {
+    builder(server, test)
+        .build()
+        .await
+        .unwrap_or_else(|e| panic!("opening an S3Dict on {}: {e}", server.name))
+}
+
+/// A builder for `server` under a fresh prefix.
+pub fn builder(server: &Server, test: &str) -> persidict::S3DictBuilder {
+    S3Dict::builder(BUCKET)
+        .endpoint_url(&server.url)
+        .region("us-east-1")
+        .root_prefix(fresh_prefix(test))
+        .create_bucket(true)
+}

@@ -1,0 +1,131 @@
+//! Capability probes report what each server really enforces (the measured matrix in
+//! S3-SERVERS.md), once per endpoint and bucket, and leave nothing behind.
+
+mod common;
+
+use persidict::prelude::*;
+use persidict::{Capabilities, S3Dict};
+
+async fn probe_fresh_bucket(server: &str) -> Option<(S3Dict<u64>, Capabilities)> {
+    let s = common::server(server)?;
+    // A bucket of its own, so this process has not probed it before.
+    let bucket = format!("persidict-probe-{:08x}", fastrand::u32(..));
+    let d: S3Dict<u64> = S3Dict::builder(&bucket)
+        .endpoint_url(&s.url)
+        .root_prefix("p")
+        .create_bucket(true)
+        .build()
+        .await
+        .unwrap();
+    let before = d.stats().snapshot();
+    let caps = d.capabilities().await.unwrap();
+    let probing = d.stats().snapshot().since(&before).total();
+    assert!(probing > 0, "the first use probes");
+
+    // A second dictionary on the same endpoint and bucket reuses the result.
+    let other: S3Dict<String> = S3Dict::builder(&bucket)
+        .endpoint_url(&s.url)
+        .root_prefix("q")
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(other.capabilities().await.unwrap(), caps);
+    assert_eq!(other.stats().snapshot().total(), 0, "no second probe");
+
+    // No probe object is left, and none was ever visible to a dictionary.
+    let left = d
+        .client()
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        left.contents().len(),
+        0,
+        "probe objects left: {:?}",
+        left.contents()
+    );
+    assert_eq!(d.len().await.unwrap(), 0);
+    println!("{server}: {caps:?} ({probing} probe requests)");
+    Some((d, caps))
+}
+
+#[tokio::test]
+async fn seaweedfs_enforces_everything() {
+    let Some((_, caps)) = probe_fresh_bucket("seaweedfs").await else {
+        return;
+    };
+    assert_eq!(caps, Capabilities::ALL);
+}
+
+#[tokio::test]
+async fn moto_enforces_conditional_writes_but_not_if_match_star() {
+    let Some((_, caps)) = probe_fresh_bucket("moto").await else {
+        return;
+    };
+    assert_eq!(
+        caps,
+        Capabilities {
+            delete_if_exists: false,
+            ..Capabilities::ALL
+        }
+    );
+}
+
+#[tokio::test]
+async fn rclone_ignores_conditional_writes() {
+    let Some((_, caps)) = probe_fresh_bucket("rclone").await else {
+        return;
+    };
+    assert_eq!(
+        caps,
+        Capabilities {
+            get_if_none_match: true,
+            ..Capabilities::NONE
+        }
+    );
+}
+
+/// Many dictionaries asking at once share one probe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_uses_probe_once() {
+    let Some(s) = common::server("seaweedfs") else {
+        return;
+    };
+    let bucket = format!("persidict-probe-{:08x}", fastrand::u32(..));
+    let first: S3Dict<u64> = S3Dict::builder(&bucket)
+        .endpoint_url(&s.url)
+        .create_bucket(true)
+        .build()
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let d = first.subdict(&Key::try_from(format!("s{i}")).unwrap());
+        tasks.push(tokio::spawn(async move { d.capabilities().await.unwrap() }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Capabilities::ALL);
+    }
+    // One probe: 1 PUT + 3 probe requests with their HEAD checks + GET + 2 DELETEs with a
+    // HEAD + the cleanup DELETE; eight concurrent probes would send eight times as many.
+    let sent = first.stats().snapshot().total();
+    assert!(sent < 20, "{sent} requests: the probe ran more than once");
+}
+
+/// Declared capabilities skip probing entirely.
+#[tokio::test]
+async fn declared_capabilities_skip_the_probe() {
+    let Some(s) = common::server("moto") else {
+        return;
+    };
+    let d: S3Dict<u64> = common::builder(&s, "declared")
+        .capabilities(Capabilities::ALL)
+        .build()
+        .await
+        .unwrap();
+    let before = d.stats().snapshot();
+    assert_eq!(d.capabilities().await.unwrap(), Capabilities::ALL);
+    assert_eq!(d.stats().snapshot().since(&before).total(), 0);
+}

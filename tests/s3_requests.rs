@@ -1,0 +1,230 @@
+//! Requests per operation on servers that enforce conditional requests: the minimums of
+//! the design table, counted by the client's request counter.
+
+mod common;
+
+use persidict::prelude::*;
+use persidict::s3::{RequestKind, StatsSnapshot};
+use persidict::S3Dict;
+
+use RequestKind::{Delete, DeleteObjects, Get, Head, List, Put};
+
+/// Runs `op` and returns the requests it sent.
+async fn count<F: std::future::Future<Output = T>, T>(
+    d: &S3Dict<u64>,
+    op: F,
+) -> (T, StatsSnapshot) {
+    let before = d.stats().snapshot();
+    let out = op.await;
+    (out, d.stats().snapshot().since(&before))
+}
+
+fn expect(what: &str, got: StatsSnapshot, want: &[(RequestKind, u64)]) {
+    let total: u64 = want.iter().map(|(_, n)| n).sum();
+    for (kind, n) in want {
+        assert_eq!(got.get(*kind), *n, "{what}: {kind} requests (all: {got})");
+    }
+    assert_eq!(got.total(), total, "{what}: total requests (all: {got})");
+    println!("{what:<44} {got}");
+}
+
+async fn single_key_table(server: &str) {
+    let Some(s) = common::server(server) else {
+        return;
+    };
+    let d: S3Dict<u64> = common::open(&s, "requests").await;
+    let caps = d.capabilities().await.unwrap();
+    assert!(
+        caps.conditional_writes(),
+        "{server} should enforce conditional writes"
+    );
+    let k = Key::try_from("k").unwrap();
+    let missing = Key::try_from("missing").unwrap();
+
+    let (e1, n) = count(&d, d.put(&k, 1)).await;
+    let e1 = e1.unwrap();
+    expect("put", n, &[(Put, 1)]);
+    let (_, n) = count(&d, d.get(&k)).await;
+    expect("get", n, &[(Get, 1)]);
+    let (_, n) = count(&d, d.contains(&k)).await;
+    expect("contains", n, &[(Head, 1)]);
+    let (_, n) = count(&d, d.etag(&k)).await;
+    expect("etag", n, &[(Head, 1)]);
+    let (_, n) = count(&d, d.timestamp(&k)).await;
+    expect("timestamp", n, &[(Head, 1)]);
+
+    let (o, n) = count(
+        &d,
+        d.get_if(&k, Condition::Same, Some(&e1), Retrieve::IfChanged),
+    )
+    .await;
+    let o = o.unwrap();
+    assert!(o.satisfied && !o.value.is_present());
+    expect("get_if(Same, Some(current), IfChanged) hit", n, &[(Get, 1)]);
+    let stale = ETag::from("\"0123456789abcdef0123456789abcdef\"");
+    let (o, n) = count(
+        &d,
+        d.get_if(&k, Condition::Same, Some(&stale), Retrieve::IfChanged),
+    )
+    .await;
+    assert_eq!(o.unwrap().value, Slot::Present(1));
+    expect("get_if(Same, Some(stale), IfChanged) miss", n, &[(Get, 1)]);
+    let (_, n) = count(&d, d.get_if(&k, Condition::Any, None, Retrieve::Never)).await;
+    expect("get_if(_, _, Never)", n, &[(Head, 1)]);
+
+    let (o, n) = count(
+        &d,
+        d.put_if(
+            &k,
+            Write::Value(2),
+            Condition::Same,
+            Some(&e1),
+            Retrieve::Never,
+        ),
+    )
+    .await;
+    let o = o.unwrap();
+    assert!(o.satisfied);
+    expect("put_if(Same, Some(e), Value)", n, &[(Put, 1)]);
+    let e2 = o.resulting_etag.unwrap();
+    let (o, n) = count(
+        &d,
+        d.put_if(
+            &k,
+            Write::Value(3),
+            Condition::Same,
+            Some(&e1),
+            Retrieve::Never,
+        ),
+    )
+    .await;
+    assert!(!o.unwrap().satisfied);
+    expect(
+        "put_if(Same, Some(stale), Value) refused",
+        n,
+        &[(Put, 1), (Head, 1)],
+    );
+
+    let k2 = Key::try_from("k2").unwrap();
+    let (o, n) = count(
+        &d,
+        d.put_if(&k2, Write::Value(1), Condition::Same, None, Retrieve::Never),
+    )
+    .await;
+    assert!(o.unwrap().satisfied);
+    expect("put_if(Same, None, Value)", n, &[(Put, 1)]);
+
+    let (o, n) = count(
+        &d,
+        d.put_if(
+            &k,
+            Write::Value(4),
+            Condition::Changed,
+            Some(&e1),
+            Retrieve::Never,
+        ),
+    )
+    .await;
+    assert!(o.unwrap().satisfied);
+    expect("put_if(Changed, Some(e), Value)", n, &[(Head, 1), (Put, 1)]);
+    let (o, n) = count(
+        &d,
+        d.put_if(&k, Write::Value(5), Condition::Any, None, Retrieve::Never),
+    )
+    .await;
+    assert!(o.unwrap().satisfied);
+    expect("put_if(Any, _, Value)", n, &[(Head, 1), (Put, 1)]);
+    let _ = e2;
+
+    let k3 = Key::try_from("k3").unwrap();
+    let (v, n) = count(&d, d.setdefault(&k3, 7)).await;
+    assert_eq!(v.unwrap(), 7);
+    expect("setdefault (absent)", n, &[(Put, 1)]);
+    let (v, n) = count(&d, d.setdefault(&k3, 8)).await;
+    assert_eq!(v.unwrap(), 7);
+    expect("setdefault (present)", n, &[(Put, 1), (Get, 1)]);
+
+    let e3 = d.etag(&k3).await.unwrap();
+    let (o, n) = count(&d, d.discard_if(&k3, Condition::Same, Some(&e3))).await;
+    assert!(o.unwrap().satisfied);
+    expect("discard_if(Same, Some(e))", n, &[(Delete, 1)]);
+
+    // One DELETE If-Match: * where the server supports it (AWS, SeaweedFS); moto compares
+    // the asterisk literally, so there it is HEAD + DELETE If-Match: <etag>.
+    let (r, n) = count(&d, d.delete(&k2)).await;
+    r.unwrap();
+    if caps.delete_if_exists {
+        expect("delete (present)", n, &[(Delete, 1)]);
+    } else {
+        expect(
+            "delete (present), no If-Match: *",
+            n,
+            &[(Head, 1), (Delete, 1)],
+        );
+    }
+    let (r, n) = count(&d, d.discard(&missing)).await;
+    assert!(!r.unwrap());
+    if caps.delete_if_exists {
+        expect("discard (absent)", n, &[(Delete, 1)]);
+    } else {
+        expect("discard (absent), no If-Match: *", n, &[(Head, 1)]);
+    }
+    let (r, n) = count(&d, d.get_opt(&missing)).await;
+    assert_eq!(r.unwrap(), None);
+    expect("get (absent)", n, &[(Get, 1)]);
+
+    let log: S3Dict<u64> = common::builder(&s, "requests-log")
+        .append_only(true)
+        .build()
+        .await
+        .unwrap();
+    log.capabilities().await.unwrap();
+    let (r, n) = count(&log, log.put(&k, 1)).await;
+    r.unwrap();
+    expect("put on an append-only dict", n, &[(Put, 1)]);
+    d.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn single_key_requests_seaweedfs() {
+    single_key_table("seaweedfs").await;
+}
+
+#[tokio::test]
+async fn single_key_requests_moto() {
+    single_key_table("moto").await;
+}
+
+/// LIST pages of 1000 and DeleteObjects batches of up to 1000.
+#[tokio::test]
+async fn bulk_requests_seaweedfs() {
+    let Some(s) = common::server("seaweedfs") else {
+        return;
+    };
+    let d: S3Dict<u64> = common::open(&s, "bulk").await;
+    d.capabilities().await.unwrap();
+    let n = 1100u64;
+    let items: Vec<(Key, u64)> = (0..n)
+        .map(|i| (Key::new(["k", &format!("{i:05}")]).unwrap(), i))
+        .collect();
+    let (r, c) = count(&d, d.put_many(items)).await;
+    r.unwrap();
+    expect("put_many(1100)", c, &[(Put, n)]);
+    let (len, c) = count(&d, d.len()).await;
+    assert_eq!(len.unwrap(), n as usize);
+    expect("len(1100)", c, &[(List, 2)]);
+    let (keys, c) = count(&d, d.keys().try_collect::<Vec<_>>()).await;
+    assert_eq!(keys.unwrap().len(), n as usize);
+    expect("keys(1100)", c, &[(List, 2)]);
+    let (vals, c) = count(&d, d.values().try_collect::<Vec<_>>()).await;
+    let mut vals = vals.unwrap();
+    vals.sort();
+    assert_eq!(vals, (0..n).collect::<Vec<_>>());
+    expect("values(1100)", c, &[(List, 2), (Get, n)]);
+    let (r, c) = count(&d, d.clear()).await;
+    r.unwrap();
+    expect("clear(1100)", c, &[(List, 2), (DeleteObjects, 2)]);
+    assert_eq!(d.len().await.unwrap(), 0);
+}
+
+use futures::TryStreamExt;
