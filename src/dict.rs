@@ -484,20 +484,21 @@ pub trait PersiDictExt<V: Value>: PersiDict<V> {
         V: Clone,
     {
         let max = policy.max_attempts.max(1);
+        let (mut value, mut etag) = match self.get_with_etag(key).await? {
+            Some((v, e)) => (Some(v), Some(e)),
+            None => (None, None),
+        };
         for attempt in 1..=max {
-            let current = self.get_with_etag(key).await?;
-            let (value, etag) = match current {
-                Some((v, e)) => (Some(v), Some(e)),
-                None => (None, None),
-            };
             let write = f(value.clone());
             let after = match &write {
                 Write::Value(v) => Some(v.clone()),
-                Write::KeepCurrent => value,
+                Write::KeepCurrent => value.clone(),
                 Write::DeleteCurrent => None,
             };
+            // `Always`: a refused write reports the current value and ETag from the same
+            // read that observed the refusal, so the next attempt needs no extra read.
             let out = self
-                .put_if(key, write, Condition::Same, etag.as_ref(), Retrieve::Never)
+                .put_if(key, write, Condition::Same, etag.as_ref(), Retrieve::Always)
                 .await?;
             if out.satisfied {
                 return Ok(Transformed {
@@ -506,6 +507,15 @@ pub trait PersiDictExt<V: Value>: PersiDict<V> {
                     attempts: attempt,
                 });
             }
+            etag = out.actual_etag;
+            value = match out.value {
+                Slot::Present(v) => Some(v),
+                Slot::Absent => None,
+                Slot::NotRetrieved => self.get_with_etag(key).await?.map(|(v, e)| {
+                    etag = Some(e);
+                    v
+                }),
+            };
             if attempt < max {
                 tokio::time::sleep(policy.backoff(attempt)).await;
             }

@@ -1131,6 +1131,61 @@ impl S3DictBuilder {
         }
     }
 
+    /// A builder from a URL `s3://bucket/prefix?param=value&...`. Parameters:
+    /// `endpoint` (URL of an S3-compatible server), `region`, `codec`
+    /// (`bincode`|`json`|`raw`|`text`), `digest_len`, `append_only` (`true`|`false`),
+    /// `capabilities` (`aws`/`all` declares everything enforced, `none` declares nothing,
+    /// `probe` is the default), `create_bucket`, `path_style`, `racy_fallback`.
+    ///
+    /// ```
+    /// use persidict::S3DictBuilder;
+    /// let b = S3DictBuilder::from_url("s3://b/app/cache?endpoint=http://127.0.0.1:8333&codec=json")?;
+    /// assert!(S3DictBuilder::from_url("s3://b?codec=yaml").is_err());
+    /// # Ok::<(), persidict::Error>(())
+    /// ```
+    pub fn from_url(url: &str) -> Result<Self> {
+        let bad = |why: String| Error::Config(format!("URL {url:?}: {why}"));
+        let rest = url
+            .strip_prefix("s3://")
+            .ok_or_else(|| bad("an S3 URL starts with s3://".into()))?;
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
+        if bucket.is_empty() {
+            return Err(bad("no bucket name".into()));
+        }
+        let mut b = S3DictBuilder::new(bucket.to_owned()).root_prefix(prefix);
+        let flag = |name: &str, v: &str| match v {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(bad(format!("{name}={v:?} is not true or false"))),
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            b = match name {
+                "endpoint" | "endpoint_url" => b.endpoint_url(value),
+                "region" => b.region(value),
+                "codec" => b.codec(value.parse().map_err(|e: crate::codec::CodecError| bad(e.0))?),
+                "digest_len" => b.digest_len(
+                    value
+                        .parse()
+                        .map_err(|_| bad(format!("digest_len={value:?} is not a number")))?,
+                ),
+                "append_only" => b.append_only(flag(name, value)?),
+                "create_bucket" => b.create_bucket(flag(name, value)?),
+                "path_style" => b.force_path_style(flag(name, value)?),
+                "racy_fallback" => b.allow_racy_fallback(flag(name, value)?),
+                "capabilities" => match value {
+                    "aws" | "all" => b.capabilities(Capabilities::ALL),
+                    "none" => b.capabilities(Capabilities::NONE),
+                    "probe" => b,
+                    _ => return Err(bad(format!("capabilities={value:?}: use aws, all, none or probe"))),
+                },
+                _ => return Err(bad(format!("unknown parameter {name:?}"))),
+            };
+        }
+        Ok(b)
+    }
+
     /// The prefix under which every object lives (`/`-separated; may be empty).
     pub fn root_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.root_prefix = prefix.into();
