@@ -61,7 +61,8 @@ async fn run() -> persidict::Result<bool> {
         let (dict, key) = (Arc::clone(&dict), key.clone());
         workers.push(tokio::spawn(async move {
             for _ in 0..increments {
-                let _done = dict.transform(&key, |n| Write::Value(n.unwrap_or(0) + 1))
+                let _done = dict
+                    .transform(&key, |n| Write::Value(n.unwrap_or(0) + 1))
                     .await?;
             }
             Ok::<_, Error>(())

@@ -12,7 +12,12 @@ use persidict::S3DictBuilder;
 #[tokio::main]
 async fn main() -> persidict::Result<()> {
     let dict: Box<dyn PersiDict<String>> = match std::env::args().nth(1) {
-        Some(url) => Box::new(S3DictBuilder::from_url(&url)?.create_bucket(true).build().await?),
+        Some(url) => Box::new(
+            S3DictBuilder::from_url(&url)?
+                .create_bucket(true)
+                .build()
+                .await?,
+        ),
         None => Box::new(MemDict::new()),
     };
     println!("dictionary: {}", dict.info().location);
@@ -21,15 +26,30 @@ async fn main() -> persidict::Result<()> {
     let greeting = Key::new(["greetings", "en"])?;
     dict.put(&greeting, "hello".to_string()).await?;
     println!("get {greeting} -> {}", dict.get(&greeting).await?);
-    println!("contains greetings/fr -> {}", dict.contains(&Key::parse_path("greetings/fr")?).await?);
+    println!(
+        "contains greetings/fr -> {}",
+        dict.contains(&Key::parse_path("greetings/fr")?).await?
+    );
 
     // Insert-if-absent: only the first writer wins.
     let lock = Key::try_from("leader")?;
     let first = dict
-        .put_if(&lock, Write::Value("worker-1".into()), Condition::Same, None, Retrieve::Never)
+        .put_if(
+            &lock,
+            Write::Value("worker-1".into()),
+            Condition::Same,
+            None,
+            Retrieve::Never,
+        )
         .await?;
     let second = dict
-        .put_if(&lock, Write::Value("worker-2".into()), Condition::Same, None, Retrieve::Always)
+        .put_if(
+            &lock,
+            Write::Value("worker-2".into()),
+            Condition::Same,
+            None,
+            Retrieve::Always,
+        )
         .await?;
     println!(
         "insert-if-absent: first satisfied={}, second satisfied={} (current value {:?})",
@@ -41,11 +61,23 @@ async fn main() -> persidict::Result<()> {
     // Compare-and-swap on the ETag, and the retrying read-modify-write built on it.
     let etag = dict.etag(&greeting).await?;
     let swapped = dict
-        .put_if(&greeting, Write::Value("hi".into()), Condition::Same, Some(&etag), Retrieve::Never)
+        .put_if(
+            &greeting,
+            Write::Value("hi".into()),
+            Condition::Same,
+            Some(&etag),
+            Retrieve::Never,
+        )
         .await?;
-    println!("compare-and-swap: satisfied={} mutated={}", swapped.satisfied, swapped.mutated());
+    println!(
+        "compare-and-swap: satisfied={} mutated={}",
+        swapped.satisfied,
+        swapped.mutated()
+    );
     let t = dict
-        .transform(&greeting, |v| Write::Value(format!("{}!", v.unwrap_or_default())))
+        .transform(&greeting, |v| {
+            Write::Value(format!("{}!", v.unwrap_or_default()))
+        })
         .await?;
     println!("transform -> {:?} after {} attempt(s)", t.value, t.attempts);
 

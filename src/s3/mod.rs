@@ -379,6 +379,17 @@ async fn conflict_backoff(attempt: u32) {
     tokio::time::sleep(cap.mul_f64(fastrand::f64())).await;
 }
 
+/// An ETag from a listing, in the form HEAD and GET give it. rclone lists ETags without
+/// the quotes its HEAD and GET answers carry; without this, a listed ETag would never match
+/// a conditional request's.
+fn listed_etag(raw: &str) -> ETag {
+    if raw.starts_with('"') || raw.starts_with("W/") {
+        ETag::new(raw)
+    } else {
+        ETag::new(format!("\"{raw}\""))
+    }
+}
+
 fn new_write_id() -> String {
     format!("{:032x}", fastrand::u128(..))
 }
@@ -705,12 +716,15 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
             let obs = match known.take() {
                 Some(obs) => obs,
                 // `Same` conditions the write on `expected` itself: no HEAD needed, a wrong
-                // guess is refused by the server.
-                None if condition == Condition::Same => Observation {
-                    etag: expected.cloned(),
-                    value: None,
-                    write_id: None,
-                },
+                // guess is refused by the server. Not for deleting an expected-absent key:
+                // there is no request that would refuse it, so look first.
+                None if condition == Condition::Same && (bytes.is_some() || expected.is_some()) => {
+                    Observation {
+                        etag: expected.cloned(),
+                        value: None,
+                        write_id: None,
+                    }
+                }
                 None => self.peek(&name).await?,
             };
             if !condition.holds(expected, obs.etag.as_ref()) {
@@ -952,7 +966,7 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
                     let key = self.parse(o.key()?)?;
                     Some(Ok(EntryMeta {
                         key,
-                        etag: o.e_tag().map(ETag::new),
+                        etag: o.e_tag().map(listed_etag),
                         size: o.size().unwrap_or(0).max(0) as u64,
                         last_modified: o
                             .last_modified()
@@ -1164,7 +1178,11 @@ impl S3DictBuilder {
             b = match name {
                 "endpoint" | "endpoint_url" => b.endpoint_url(value),
                 "region" => b.region(value),
-                "codec" => b.codec(value.parse().map_err(|e: crate::codec::CodecError| bad(e.0))?),
+                "codec" => b.codec(
+                    value
+                        .parse()
+                        .map_err(|e: crate::codec::CodecError| bad(e.0))?,
+                ),
                 "digest_len" => b.digest_len(
                     value
                         .parse()
@@ -1178,7 +1196,11 @@ impl S3DictBuilder {
                     "aws" | "all" => b.capabilities(Capabilities::ALL),
                     "none" => b.capabilities(Capabilities::NONE),
                     "probe" => b,
-                    _ => return Err(bad(format!("capabilities={value:?}: use aws, all, none or probe"))),
+                    _ => {
+                        return Err(bad(format!(
+                            "capabilities={value:?}: use aws, all, none or probe"
+                        )))
+                    }
                 },
                 _ => return Err(bad(format!("unknown parameter {name:?}"))),
             };
