@@ -511,10 +511,16 @@ pub trait PersiDictExt<V: Value>: PersiDict<V> {
             value = match out.value {
                 Slot::Present(v) => Some(v),
                 Slot::Absent => None,
-                Slot::NotRetrieved => self.get_with_etag(key).await?.map(|(v, e)| {
-                    etag = Some(e);
-                    v
-                }),
+                Slot::NotRetrieved => match self.get_with_etag(key).await? {
+                    Some((v, e)) => {
+                        etag = Some(e);
+                        Some(v)
+                    }
+                    None => {
+                        etag = None;
+                        None
+                    }
+                },
             };
             if attempt < max {
                 tokio::time::sleep(policy.backoff(attempt)).await;
@@ -608,6 +614,24 @@ macro_rules! forward {
             }
             fn items(&self) -> BoxStream<'_, Result<(Key, V)>> {
                 (**self).items()
+            }
+            fn values(&self) -> BoxStream<'_, Result<V>> {
+                (**self).values()
+            }
+            async fn etag(&self, key: &Key) -> Result<ETag> {
+                (**self).etag(key).await
+            }
+            async fn timestamp(&self, key: &Key) -> Result<SystemTime> {
+                (**self).timestamp(key).await
+            }
+            async fn oldest_keys(&self, n: usize) -> Result<Vec<Key>> {
+                (**self).oldest_keys(n).await
+            }
+            async fn newest_keys(&self, n: usize) -> Result<Vec<Key>> {
+                (**self).newest_keys(n).await
+            }
+            async fn random_key(&self) -> Result<Option<Key>> {
+                (**self).random_key().await
             }
             async fn len(&self) -> Result<usize> {
                 (**self).len().await

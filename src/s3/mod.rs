@@ -718,7 +718,12 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
                 // `Same` conditions the write on `expected` itself: no HEAD needed, a wrong
                 // guess is refused by the server. Not for deleting an expected-absent key:
                 // there is no request that would refuse it, so look first.
-                None if condition == Condition::Same && (bytes.is_some() || expected.is_some()) => {
+                // On an append-only dictionary an overwrite is an error, not a refusal, so
+                // whether the expected ETag is current must be seen first.
+                None if condition == Condition::Same
+                    && (bytes.is_some() || expected.is_some())
+                    && !(self.append_only && expected.is_some()) =>
+                {
                     Observation {
                         etag: expected.cloned(),
                         value: None,
