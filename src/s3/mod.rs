@@ -49,7 +49,7 @@ use self::stats::CountingInterceptor;
 pub use self::stats::{RequestKind, RequestStats, StatsSnapshot};
 use crate::codec::Codec;
 use crate::cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
-use crate::dict::{Capabilities, DictInfo, EntryMeta, PersiDict, Value, DEFAULT_CONCURRENCY};
+use crate::dict::{Capabilities, DictInfo, EntryMeta, PersiDict, Value};
 use crate::error::{Capability, Error, Result};
 use crate::key::{Key, Naming, DEFAULT_DIGEST_LEN};
 
@@ -224,13 +224,7 @@ impl Shared {
     }
 
     /// An unconditional PUT for the probes.
-    async fn probe_put(
-        &self,
-        name: &str,
-        body: &'static [u8],
-        _content_type: Option<&str>,
-        _write_id: Option<&str>,
-    ) -> Result<ETag> {
+    async fn probe_put(&self, name: &str, body: &'static [u8]) -> Result<ETag> {
         match self
             .client
             .put_object()
@@ -338,7 +332,8 @@ impl Shared {
     async fn delete_raw(&self, name: &str, pre: Pre<'_>, root: &str) -> Result<bool> {
         let enforced = match pre {
             Pre::None => true,
-            Pre::IfAbsent => unreachable_pre(),
+            // S3 has no delete-if-absent; nothing asks for it.
+            Pre::IfAbsent => return Ok(false),
             Pre::IfMatch(_) => self.require(Capability::DeleteIfMatch, root).await?,
         };
         if !enforced && !self.emulate(name, pre).await? {
@@ -367,11 +362,6 @@ impl Shared {
         }
         Err(self.backend_error("DELETE", Answer::Other("409 conflicts did not stop".into())))
     }
-}
-
-fn unreachable_pre() -> bool {
-    // DELETE never carries If-None-Match; the callers below never ask for it.
-    false
 }
 
 async fn conflict_backoff(attempt: u32) {
@@ -1432,8 +1422,3 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<S3Dict<u64>>();
 };
-
-#[allow(dead_code)]
-fn default_concurrency() -> usize {
-    DEFAULT_CONCURRENCY
-}

@@ -66,7 +66,7 @@ async fn run(shared: &Shared, name: &str) -> Result<Capabilities> {
     let c = &shared.client;
     let b = &shared.bucket;
     let wrong = "\"00000000000000000000000000000000\"";
-    let mut etag = shared.probe_put(name, b"probe-0", None, None).await?;
+    let mut etag = shared.probe_put(name, b"probe-0").await?;
 
     // 1. Insert-if-absent on an existing object.
     let answer = c
@@ -104,7 +104,7 @@ async fn run(shared: &Shared, name: &str) -> Result<Capabilities> {
     let delete_if_match = shared.intact(name, &mut etag, delete_if_match).await?;
     if delete_if_match != Verdict::Refused {
         // The object may be gone: put it back for the last probe.
-        etag = shared.probe_put(name, b"probe-3", None, None).await?;
+        etag = shared.probe_put(name, b"probe-3").await?;
     }
 
     // 4. Revalidating read with the current ETag.
