@@ -17,6 +17,9 @@ use bincode::Options;
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use serde::ser::{self, Impossible, Serialize};
 
+use crate::error::Error;
+use crate::key::Key;
+
 /// The value encoding of a dictionary. The codec's extension is part of each object name, so
 /// a dictionary only sees objects of its own codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -120,6 +123,34 @@ impl Codec {
                 V::deserialize(TextDeserializer(s.to_owned()))
             }
         }
+    }
+}
+
+impl Codec {
+    /// [`Codec::encode`] for the value of `key`, as the crate's [`Error::Encode`].
+    pub(crate) fn encode_for<V: Serialize + ?Sized>(
+        self,
+        key: &Key,
+        value: &V,
+    ) -> crate::Result<Vec<u8>> {
+        self.encode(value).map_err(|e| Error::Encode {
+            key: key.clone(),
+            codec: self.name(),
+            reason: e.0,
+        })
+    }
+
+    /// [`Codec::decode`] for the value of `key`, as the crate's [`Error::Decode`].
+    pub(crate) fn decode_for<V: DeserializeOwned>(
+        self,
+        key: &Key,
+        bytes: &[u8],
+    ) -> crate::Result<V> {
+        self.decode(bytes).map_err(|e| Error::Decode {
+            key: key.clone(),
+            codec: self.name(),
+            reason: e.0,
+        })
     }
 }
 

@@ -158,6 +158,13 @@ impl Error {
         matches!(self, Error::NotFound { .. })
     }
 
+    pub(crate) fn append_only(key: &Key, operation: &'static str) -> Error {
+        Error::AppendOnly {
+            key: key.clone(),
+            operation,
+        }
+    }
+
     /// True for [`Error::Unsupported`].
     pub fn is_unsupported(&self) -> bool {
         matches!(self, Error::Unsupported { .. })

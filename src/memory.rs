@@ -129,29 +129,11 @@ impl<V: Value> MemDict<V> {
     }
 
     fn encode(&self, key: &Key, value: &V) -> Result<Arc<[u8]>> {
-        self.codec
-            .encode(value)
-            .map(Arc::from)
-            .map_err(|e| Error::Encode {
-                key: key.clone(),
-                codec: self.codec.name(),
-                reason: e.0,
-            })
+        self.codec.encode_for(key, value).map(Arc::from)
     }
 
     fn decode(&self, key: &Key, bytes: &[u8]) -> Result<V> {
-        self.codec.decode(bytes).map_err(|e| Error::Decode {
-            key: key.clone(),
-            codec: self.codec.name(),
-            reason: e.0,
-        })
-    }
-
-    fn append_only_error(&self, key: &Key, operation: &'static str) -> Error {
-        Error::AppendOnly {
-            key: key.clone(),
-            operation,
-        }
+        self.codec.decode_for(key, bytes)
     }
 
     /// The value slot for an entry that the operation left as it was.
@@ -227,7 +209,7 @@ impl<V: Value> PersiDict<V> for MemDict<V> {
         retrieve: Retrieve,
     ) -> Result<Outcome<V>> {
         if self.append_only && matches!(write, Write::DeleteCurrent) {
-            return Err(self.append_only_error(key, "delete"));
+            return Err(Error::append_only(key, "delete"));
         }
         let bytes = match &write {
             Write::Value(v) => Some(self.encode(key, v)?),
@@ -244,7 +226,7 @@ impl<V: Value> PersiDict<V> for MemDict<V> {
         match write {
             Write::Value(_) => {
                 if self.append_only && entry.is_some() {
-                    return Err(self.append_only_error(key, "overwrite"));
+                    return Err(Error::append_only(key, "overwrite"));
                 }
                 let bytes = bytes.expect("encoded above for Write::Value");
                 let value = if retrieve == Retrieve::Always {
@@ -315,7 +297,7 @@ impl<V: Value> PersiDict<V> for MemDict<V> {
         expected: Option<&ETag>,
     ) -> Result<Outcome<V>> {
         if self.append_only {
-            return Err(self.append_only_error(key, "delete"));
+            return Err(Error::append_only(key, "delete"));
         }
         let slot = self.slot(key);
         let mut store = self.lock();
@@ -342,7 +324,7 @@ impl<V: Value> PersiDict<V> for MemDict<V> {
         let slot = self.slot(key);
         let mut store = self.lock();
         if self.append_only && store.entries.contains_key(&slot) {
-            return Err(self.append_only_error(key, "overwrite"));
+            return Err(Error::append_only(key, "overwrite"));
         }
         Ok(Self::store(&mut store, slot, bytes))
     }
@@ -357,7 +339,7 @@ impl<V: Value> PersiDict<V> for MemDict<V> {
 
     async fn discard(&self, key: &Key) -> Result<bool> {
         if self.append_only {
-            return Err(self.append_only_error(key, "delete"));
+            return Err(Error::append_only(key, "delete"));
         }
         let slot = self.slot(key);
         Ok(self.lock().entries.remove(&slot).is_some())
@@ -407,7 +389,7 @@ impl<V: Value> PersiDict<V> for MemDict<V> {
             .filter(|(_, parts)| parts[..self.prefix.len()] == self.prefix[..]);
         if self.append_only {
             return match mine.next() {
-                Some((_, parts)) => Err(self.append_only_error(
+                Some((_, parts)) => Err(Error::append_only(
                     &Key::from_validated(parts[self.prefix.len()..].to_vec()),
                     "clear",
                 )),

@@ -492,11 +492,7 @@ impl<V: Value> S3Dict<V> {
     }
 
     fn encode(&self, key: &Key, value: &V) -> Result<Vec<u8>> {
-        let bytes = self.codec.encode(value).map_err(|e| Error::Encode {
-            key: key.clone(),
-            codec: self.codec.name(),
-            reason: e.0,
-        })?;
+        let bytes = self.codec.encode_for(key, value)?;
         if bytes.len() as u64 > self.shared.max_value_size {
             return Err(Error::ValueTooLarge {
                 key: key.clone(),
@@ -508,18 +504,7 @@ impl<V: Value> S3Dict<V> {
     }
 
     fn decode(&self, key: &Key, bytes: &[u8]) -> Result<V> {
-        self.codec.decode(bytes).map_err(|e| Error::Decode {
-            key: key.clone(),
-            codec: self.codec.name(),
-            reason: e.0,
-        })
-    }
-
-    fn append_only_error(&self, key: &Key, operation: &'static str) -> Error {
-        Error::AppendOnly {
-            key: key.clone(),
-            operation,
-        }
+        self.codec.decode_for(key, bytes)
     }
 
     async fn put_bytes(
@@ -692,7 +677,7 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
         let bytes = match &write {
             Write::Value(v) => Some(self.encode(key, v)?),
             Write::DeleteCurrent if self.append_only => {
-                return Err(self.append_only_error(key, "delete"))
+                return Err(Error::append_only(key, "delete"))
             }
             _ => None,
         };
@@ -742,7 +727,7 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
             let done = match &bytes {
                 Some(bytes) => {
                     if self.append_only && actual.is_some() {
-                        return Err(self.append_only_error(key, "overwrite"));
+                        return Err(Error::append_only(key, "overwrite"));
                     }
                     self.put_bytes(&name, bytes, pre, &id)
                         .await?
@@ -865,7 +850,7 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
             None => match self.shared.head_raw(&name).await? {
                 // Our own earlier attempt landed and its answer was lost.
                 Some((etag, Some(theirs), ..)) if theirs == id => Ok(etag),
-                _ => Err(self.append_only_error(key, "overwrite")),
+                _ => Err(Error::append_only(key, "overwrite")),
             },
         }
     }
@@ -880,7 +865,7 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
 
     async fn discard(&self, key: &Key) -> Result<bool> {
         if self.append_only {
-            return Err(self.append_only_error(key, "delete"));
+            return Err(Error::append_only(key, "delete"));
         }
         let name = self.object_name(key)?;
         let caps = self.capabilities().await?;
@@ -999,7 +984,7 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
                     continue;
                 };
                 if self.append_only {
-                    return Err(self.append_only_error(&key, "clear"));
+                    return Err(Error::append_only(&key, "clear"));
                 }
                 batch.push(ObjectIdentifier::builder().key(name).build().map_err(|e| {
                     self.shared
