@@ -173,9 +173,6 @@ pub trait PersiDict<V: Value>: Send + Sync {
     /// Stores `value` under `key` and returns the new ETag.
     async fn put(&self, key: &Key, value: V) -> Result<ETag>;
 
-    /// Removes `key`; [`Error::NotFound`] if it is absent.
-    async fn delete(&self, key: &Key) -> Result<()>;
-
     /// Removes `key` if present; reports whether it was.
     async fn discard(&self, key: &Key) -> Result<bool>;
 
@@ -189,6 +186,15 @@ pub trait PersiDict<V: Value>: Send + Sync {
     /// A dictionary over the keys that start with `prefix`, with `prefix` removed. It shares
     /// this dictionary's storage, client and settings.
     fn get_subdict(&self, prefix: &Key) -> Result<Box<dyn PersiDict<V>>>;
+
+    /// Removes `key`; [`Error::NotFound`] if it is absent.
+    async fn delete(&self, key: &Key) -> Result<()> {
+        if self.discard(key).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound { key: key.clone() })
+        }
+    }
 
     /// The value of `key`; [`Error::NotFound`] if it is absent.
     async fn get(&self, key: &Key) -> Result<V> {

@@ -329,14 +329,6 @@ impl<V: Value> PersiDict<V> for MemDict<V> {
         Ok(Self::store(&mut store, slot, bytes))
     }
 
-    async fn delete(&self, key: &Key) -> Result<()> {
-        if self.discard(key).await? {
-            Ok(())
-        } else {
-            Err(Error::NotFound { key: key.clone() })
-        }
-    }
-
     async fn discard(&self, key: &Key) -> Result<bool> {
         if self.append_only {
             return Err(Error::append_only(key, "delete"));

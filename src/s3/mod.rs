@@ -855,14 +855,6 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
         }
     }
 
-    async fn delete(&self, key: &Key) -> Result<()> {
-        if self.discard(key).await? {
-            Ok(())
-        } else {
-            Err(Error::NotFound { key: key.clone() })
-        }
-    }
-
     async fn discard(&self, key: &Key) -> Result<bool> {
         if self.append_only {
             return Err(Error::append_only(key, "delete"));
@@ -908,18 +900,6 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
                 size,
                 last_modified,
             }))
-    }
-
-    async fn get_with_etag(&self, key: &Key) -> Result<Option<(V, ETag)>> {
-        let name = self.object_name(key)?;
-        match self.shared.get_raw(key, &name, None).await? {
-            Some(Found {
-                etag,
-                body: Some(body),
-                ..
-            }) => Ok(Some((self.decode(key, &body)?, etag))),
-            _ => Ok(None),
-        }
     }
 
     fn list(&self) -> BoxStream<'_, Result<EntryMeta>> {
@@ -1025,12 +1005,6 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
             }
         }
         Ok(())
-    }
-
-    async fn len(&self) -> Result<usize> {
-        self.list()
-            .try_fold(0usize, |n, _| async move { Ok(n + 1) })
-            .await
     }
 
     async fn subdicts(&self) -> Result<Vec<String>> {
