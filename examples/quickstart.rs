@@ -1,9 +1,13 @@
 //! The quickstart: a dictionary, plain and conditional operations, a subdictionary.
 //!
 //! ```text
-//! cargo run --example quickstart                      # in memory, nothing to set up
+//! cargo run --example quickstart                      # files in target/quickstart-data
+//! cargo run --example quickstart -- /some/directory   # files in that directory
+//! cargo run --example quickstart -- mem://            # in memory
 //! cargo run --example quickstart -- 's3://bucket/prefix?endpoint=http://127.0.0.1:8333'
 //! ```
+//!
+//! The dictionary is cleared at the start and at the end, so the example can be run again.
 
 use futures::TryStreamExt;
 use persidict::prelude::*;
@@ -11,16 +15,24 @@ use persidict::S3DictBuilder;
 
 #[tokio::main]
 async fn main() -> persidict::Result<()> {
-    let dict: Box<dyn PersiDict<String>> = match std::env::args().nth(1) {
-        Some(url) => Box::new(
-            S3DictBuilder::from_url(&url)?
+    let target = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/quickstart-data".to_owned());
+    let dict: Box<dyn PersiDict<String>> = if target.starts_with("s3://") {
+        Box::new(
+            S3DictBuilder::from_url(&target)?
                 .create_bucket(true)
                 .build()
                 .await?,
-        ),
-        None => Box::new(MemDict::new()),
+        )
+    } else if target == "mem://" {
+        Box::new(MemDict::new())
+    } else {
+        let dir = target.strip_prefix("file://").unwrap_or(&target);
+        Box::new(FileDict::builder(dir).build().await?)
     };
     println!("dictionary: {}", dict.info().location);
+    dict.clear().await?;
 
     // Plain dictionary operations.
     let greeting = Key::new(["greetings", "en"])?;

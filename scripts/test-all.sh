@@ -37,7 +37,7 @@ if cargo run --quiet --example cas_counter -- \
 fi
 
 echo "== tests passed per backend"
-for backend in memory seaweedfs moto rclone; do
+for backend in memory file seaweedfs moto rclone; do
     n=$(grep -cE "^test .*${backend}.* \.\.\. ok$" "$log_dir/cargo-test.log" || true)
     echo "$backend: $n tests passed"
 done

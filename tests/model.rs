@@ -1,5 +1,5 @@
-//! Model-based test: random operation sequences against [`MemDict`], checked step by step
-//! against a `BTreeMap` model of what each operation must do.
+//! Model-based test: random operation sequences against [`MemDict`] and [`FileDict`],
+//! checked step by step against a `BTreeMap` model of what each operation must do.
 
 use std::collections::BTreeMap;
 
@@ -98,6 +98,11 @@ fn op() -> impl Strategy<Value = Op> {
 #[derive(Default)]
 struct Model {
     append_only: bool,
+    /// ETags are content hashes (FileDict): writing the same value again gives the same
+    /// ETag, but different values never share one. Otherwise every write gives a new ETag.
+    content_etags: bool,
+    /// For content ETags: the value each ETag was seen with.
+    by_etag: BTreeMap<ETag, u64>,
     entries: BTreeMap<usize, (u64, ETag)>,
     seen: Vec<ETag>,
 }
@@ -120,10 +125,15 @@ impl Model {
     /// Records the ETag of a new write, which must differ from every earlier one.
     fn written(&mut self, k: usize, v: u64, etag: Option<ETag>, what: &str) {
         let etag = etag.unwrap_or_else(|| panic!("{what}: a write reports its ETag"));
-        assert!(
-            !self.seen.contains(&etag),
-            "{what}: a write reused the ETag {etag:?}"
-        );
+        if self.content_etags {
+            let first = *self.by_etag.entry(etag.clone()).or_insert(v);
+            assert_eq!(first, v, "{what}: two values share the ETag {etag:?}");
+        } else {
+            assert!(
+                !self.seen.contains(&etag),
+                "{what}: a write reused the ETag {etag:?}"
+            );
+        }
         self.seen.push(etag.clone());
         self.entries.insert(k, (v, etag));
     }
@@ -185,7 +195,7 @@ fn assert_unchanged(
     assert_eq!(out.value, value, "{what}: value ({out:?})");
 }
 
-async fn step(d: &MemDict<u64>, m: &mut Model, op: &Op) {
+async fn step(d: &dyn PersiDict<u64>, m: &mut Model, op: &Op) {
     let what = format!("{op:?}");
     let what = what.as_str();
     match op {
@@ -256,7 +266,9 @@ async fn step(d: &MemDict<u64>, m: &mut Model, op: &Op) {
                         Slot::NotRetrieved
                     };
                     assert_eq!(out.value, want, "{what}: value");
-                    assert!(out.mutated(), "{what}: mutated");
+                    // Rewriting the same value keeps a content ETag.
+                    let same = m.content_etags && m.entries.get(k).map(|(old, _)| old) == Some(v);
+                    assert_eq!(out.mutated(), !same, "{what}: mutated");
                     m.written(*k, *v, out.resulting_etag, what);
                 }
                 Write::KeepCurrent => {
@@ -348,21 +360,33 @@ async fn step(d: &MemDict<u64>, m: &mut Model, op: &Op) {
     }
 }
 
-fn run(append_only: bool, ops: &[Op]) {
+fn run(append_only: bool, files: bool, ops: &[Op]) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
     rt.block_on(async {
-        let d = MemDict::<u64>::new().with_append_only(append_only);
+        let tmp = tempfile::tempdir().expect("a temporary directory");
+        let d: Box<dyn PersiDict<u64>> = if files {
+            Box::new(
+                FileDict::builder(tmp.path())
+                    .append_only(append_only)
+                    .build::<u64>()
+                    .await
+                    .expect("a FileDict"),
+            )
+        } else {
+            Box::new(MemDict::<u64>::new().with_append_only(append_only))
+        };
         let mut m = Model {
             append_only,
+            content_etags: files,
             ..Model::default()
         };
         for op in ops {
-            step(&d, &mut m, op).await;
+            step(&*d, &mut m, op).await;
         }
-        step(&d, &mut m, &Op::CheckAll).await;
+        step(&*d, &mut m, &Op::CheckAll).await;
     });
 }
 
@@ -371,11 +395,26 @@ proptest! {
 
     #[test]
     fn memdict_matches_the_model(ops in prop::collection::vec(op(), 0..=40)) {
-        run(false, &ops);
+        run(false, false, &ops);
     }
 
     #[test]
     fn append_only_memdict_matches_the_model(ops in prop::collection::vec(op(), 0..=40)) {
-        run(true, &ops);
+        run(true, false, &ops);
+    }
+}
+
+proptest! {
+    // Fewer cases: every write to a file is fsynced.
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn filedict_matches_the_model(ops in prop::collection::vec(op(), 0..=40)) {
+        run(false, true, &ops);
+    }
+
+    #[test]
+    fn append_only_filedict_matches_the_model(ops in prop::collection::vec(op(), 0..=40)) {
+        run(true, true, &ops);
     }
 }
