@@ -192,6 +192,8 @@ impl Shared {
     }
 
     /// Reads and hashes the file of `key`, keeping its bytes if `keep`. `None` when absent.
+    /// The size limit applies only to kept bytes: hashing streams through the file, so
+    /// `head` and ETag-only observations work on files of any size.
     fn read(&self, rel: &str, key: &Key, keep: bool) -> Result<Option<Snapshot>> {
         let path = self.path(rel);
         let mut file = match File::open(&path) {
@@ -212,7 +214,8 @@ impl Shared {
             size,
             max: self.max_value_size,
         };
-        if meta.len() > self.max_value_size {
+        let limit = if keep { self.max_value_size } else { u64::MAX };
+        if meta.len() > limit {
             return Err(too_large(meta.len()));
         }
         let mut hasher = Sha256::new();
@@ -227,7 +230,7 @@ impl Shared {
                 Err(e) => return Err(self.io_error("read", &path, e)),
             };
             size += n as u64;
-            if size > self.max_value_size {
+            if size > limit {
                 // Someone is appending to the file in place (this crate never does).
                 return Err(too_large(size));
             }
@@ -914,8 +917,9 @@ impl FileDictBuilder {
         self
     }
 
-    /// The largest value accepted or read, in bytes (default 1 GiB); larger values give
-    /// [`Error::ValueTooLarge`].
+    /// The largest value accepted or read, in bytes (default 1 GiB); writing or reading a
+    /// larger value gives [`Error::ValueTooLarge`]. `head`, `etag` and conditional
+    /// operations with [`Retrieve::Never`] hash the file in chunks and work at any size.
     pub fn max_value_size(mut self, bytes: u64) -> Self {
         self.max_value_size = bytes;
         self
