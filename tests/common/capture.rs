@@ -1,6 +1,8 @@
 //! A `tracing` subscriber that writes every span field and event of every level into a
 //! shared buffer, for tests that check what the library (and the SDK under it) logs.
 
+#![allow(dead_code)]
+
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -24,6 +24,8 @@
 //! Every fault is counted, and so are forwarded requests, so that a test can print what it
 //! survived.
 
+#![allow(dead_code)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
