@@ -239,7 +239,7 @@ impl Shared {
             .send()
             .await
         {
-            Ok(out) => Ok(ETag::new(out.e_tag().unwrap_or_default())),
+            Ok(out) => self.etag_of("PUT", out.e_tag()),
             Err(e) => Err(self.backend_error("PUT", classify(&e))),
         }
     }
