@@ -209,7 +209,10 @@ fn memory_fuzz_hostile_length_prefixes_fail_fast_without_allocating() {
                 ]
             });
             assert!(results.iter().all(|e| *e), "length {n}: {results:?}");
-            assert!(largest <= SERDE_CAP, "length {n}: allocated {largest} bytes");
+            assert!(
+                largest <= SERDE_CAP,
+                "length {n}: allocated {largest} bytes"
+            );
         }
     }
     // Nested: an outer vector of one element whose inner vector claims 2^60 elements.
