@@ -233,7 +233,12 @@ async fn check(d: &Dict, log: &Dict, size: Size, wins: &Wins, what: &str) {
     }
     for j in 0..size.keys {
         let w = winners.get(&j).cloned().unwrap_or_default();
-        assert_eq!(w.len(), 1, "{what}: once/{j} winners {w:?}");
+        let stored = d.get_opt(&key(&["once", &j.to_string()])).await.unwrap();
+        assert_eq!(
+            w.len(),
+            1,
+            "{what}: once/{j} winners {w:?}, stored {stored:?}"
+        );
         assert_eq!(
             d.get(&key(&["once", &j.to_string()])).await.unwrap(),
             w,
@@ -369,8 +374,14 @@ async fn race_across_processes(server: &str, size: Size) {
             String::from_utf8_lossy(&out.stderr)
         );
         for line in stdout.lines() {
+            // With --nocapture the harness's "test child_race_worker ... " may share a line
+            // with the child's first output: look for the marker anywhere in the line.
             let f: Vec<&str> = line.split_whitespace().collect();
-            match f.as_slice() {
+            let start = f
+                .iter()
+                .position(|w| *w == "INSERTED" || *w == "DELETED")
+                .unwrap_or(f.len());
+            match &f[start..] {
                 ["INSERTED", j, id] => wins
                     .inserted
                     .push((j.parse().unwrap(), id.parse().unwrap())),
@@ -404,6 +415,7 @@ async fn child_race_worker() {
     let etags: Vec<ETag> = f[8].split(',').map(ETag::from).collect();
     let (d, log) = s3_dicts(f[0], f[1], false).await;
     let wins = run_process(d, log, n(2), size, etags, start).await;
+    println!();
     for (j, id) in wins.inserted {
         println!("INSERTED {j} {id}");
     }
