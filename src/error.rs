@@ -89,6 +89,45 @@ pub enum Error {
         endpoint: String,
     },
 
+    /// A conditional write (or conditional delete) may or may not have been applied, and
+    /// there is no way to tell.
+    ///
+    /// This happens when an attempt's answer was lost (a timeout, a reset or closed
+    /// connection, a `500`) so that the server may have applied it, and the attempts that
+    /// followed cannot settle it: a retry was refused by an object that does not carry this
+    /// write's id (another writer may have overwritten ours after it landed), or every
+    /// retry failed too. The operation is *not* retried and a
+    /// [`transform`](crate::PersiDictExt::transform) does *not* call its function again,
+    /// because either could apply the update twice.
+    ///
+    /// What to do: read the key and decide. Make updates recognisable (an operation id in
+    /// the value) if the caller must know whether its update is in. Any *other* error from
+    /// a conditional operation means it was not applied.
+    #[error("the outcome of {operation} on {key} is unknown (it may or may not have been applied): {reason}")]
+    OutcomeUnknown {
+        /// The key concerned.
+        key: Key,
+        /// The request whose outcome is unknown (`"PUT"` or `"DELETE"`).
+        operation: &'static str,
+        /// Why it cannot be known.
+        reason: String,
+    },
+
+    /// The bucket does not exist (S3 `404 NoSuchBucket`). Create it, fix the name, or
+    /// build with `create_bucket(true)`.
+    ///
+    /// A `HEAD` answer has no body, so operations that send only a `HEAD` (`contains`,
+    /// `etag`, `head`, `timestamp`) see a missing bucket as a missing key.
+    #[error("bucket {bucket:?} does not exist at {endpoint} ({operation})")]
+    BucketNotFound {
+        /// The bucket name.
+        bucket: String,
+        /// The backend.
+        endpoint: String,
+        /// The request that found it missing.
+        operation: String,
+    },
+
     /// The backend refused access (S3 `403`). Check credentials and permissions.
     #[error("permission denied by {endpoint} during {operation}: {message}")]
     PermissionDenied {
@@ -116,6 +155,11 @@ pub enum Error {
 
     /// The backend failed after its own retries (network, 5xx, throttling, timeouts,
     /// unexpected answers). The operation may be retried.
+    ///
+    /// From a conditional operation (`put_if`, `setdefault_if`, `discard_if`, `transform`,
+    /// an append-only `put`) this error means the write was not applied; when that cannot
+    /// be known the error is [`Error::OutcomeUnknown`] instead. An unconditional `put` or
+    /// `delete` that fails this way may have been applied; repeating it is harmless.
     #[error("{endpoint}: {operation} failed: {message}")]
     Backend {
         /// The backend.
@@ -163,6 +207,11 @@ impl Error {
             key: key.clone(),
             operation,
         }
+    }
+
+    /// True for [`Error::OutcomeUnknown`].
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, Error::OutcomeUnknown { .. })
     }
 
     /// True for [`Error::Unsupported`].

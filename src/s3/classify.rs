@@ -8,7 +8,20 @@
 //! | 409 `ConditionalRequestConflict` / `OperationAborted` | `Conflict`: a concurrent conditional write; retry |
 //! | 501 `NotImplemented`, 400 on a conditional header | `NotImplemented` / `BadRequest`: a capability is missing |
 //! | 403 | `Forbidden` |
+//! | 404 `NoSuchBucket` | `NoSuchBucket` (a HEAD answer has no body, so a HEAD cannot tell it from a missing key) |
 //! | anything else (5xx after the SDK's retries, timeouts, I/O) | `Other` |
+//!
+//! [`transient`] says, for the conditional writes whose retries this crate runs itself,
+//! whether a failed attempt is worth retrying and whether the server may have applied it:
+//!
+//! | failure | retry? | may the server have applied it? |
+//! |---|---|---|
+//! | 503 `SlowDown`, 429, throttling codes | yes | no: the request was refused before it ran |
+//! | 503 without a throttling code | yes | unknown (a gateway may have passed it on) |
+//! | connection refused | yes | no: nothing reached the server |
+//! | 500 `InternalError`, 502, 504 | yes | unknown |
+//! | timeout, reset or closed connection, unreadable answer | yes | unknown |
+//! | anything else | no | - |
 
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -22,6 +35,7 @@ pub(crate) enum Answer {
     NotImplemented(String),
     BadRequest(String),
     Forbidden(String),
+    NoSuchBucket,
     Other(String),
 }
 
@@ -45,6 +59,7 @@ where
         }
     };
     match (status, code) {
+        (404, "NoSuchBucket") => Answer::NoSuchBucket,
         (404, _) => Answer::NotFound,
         (412, _) => Answer::PreconditionFailed,
         (304, _) => Answer::NotModified,
@@ -54,4 +69,64 @@ where
         (403, _) => Answer::Forbidden(described()),
         _ => Answer::Other(described()),
     }
+}
+
+/// The fate of a failed attempt that is worth retrying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// The server did not apply the request (throttled, or never reached).
+    NotApplied,
+    /// The server may or may not have applied the request: its answer was lost.
+    Unknown,
+}
+
+/// Whether a failed attempt is transient (worth retrying) and, if so, its [`Fate`]; `None`
+/// for a definitive answer.
+pub(crate) fn transient<E>(
+    err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Option<Fate>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match err {
+        SdkError::ConstructionFailure(_) => None,
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => Some(Fate::Unknown),
+        SdkError::DispatchFailure(d) if d.is_user() => None,
+        SdkError::DispatchFailure(_) if connection_refused(err) => Some(Fate::NotApplied),
+        SdkError::DispatchFailure(_) => Some(Fate::Unknown),
+        _ => {
+            let status = err.raw_response().map(|r| r.status().as_u16());
+            let code = err.code().unwrap_or_default();
+            match (status, code) {
+                (
+                    _,
+                    "SlowDown"
+                    | "Throttling"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "TooManyRequests"
+                    | "RequestThrottled",
+                )
+                | (Some(429), _) => Some(Fate::NotApplied),
+                // A 503 without a throttling code may come from a gateway after the request
+                // was passed on: unknown.
+                (_, "InternalError") | (Some(500 | 502 | 503 | 504), _) => Some(Fate::Unknown),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Whether the error chain holds an I/O "connection refused": the request never left.
+fn connection_refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        cur = e.source();
+    }
+    false
 }

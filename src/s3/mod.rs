@@ -44,7 +44,7 @@ use aws_sdk_s3::Client;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
 
-use self::classify::{classify, Answer};
+use self::classify::{classify, Answer, Fate};
 use self::stats::CountingInterceptor;
 pub use self::stats::{RequestKind, RequestStats, StatsSnapshot};
 use crate::codec::Codec;
@@ -107,6 +107,11 @@ impl Shared {
                 operation: operation.to_owned(),
                 message,
             },
+            Answer::NoSuchBucket => Error::BucketNotFound {
+                bucket: self.bucket.clone(),
+                endpoint: self.endpoint.clone(),
+                operation: operation.to_owned(),
+            },
             Answer::NotImplemented(m) | Answer::BadRequest(m) | Answer::Other(m) => {
                 Error::Backend {
                     endpoint: self.endpoint.clone(),
@@ -143,7 +148,7 @@ impl Shared {
             .await
         {
             Ok(out) => {
-                let etag = ETag::new(out.e_tag().unwrap_or_default());
+                let etag = self.etag_of("HEAD", out.e_tag())?;
                 let write_id = out.metadata().and_then(|m| m.get(WRITE_ID)).cloned();
                 let size = out.content_length().unwrap_or(0).max(0) as u64;
                 let modified = out
@@ -197,7 +202,7 @@ impl Shared {
                 max: self.max_value_size,
             });
         }
-        let etag = ETag::new(out.e_tag().unwrap_or_default());
+        let etag = self.etag_of("GET", out.e_tag())?;
         let write_id = out.metadata().and_then(|m| m.get(WRITE_ID)).cloned();
         let body = out
             .body
@@ -234,7 +239,7 @@ impl Shared {
             .send()
             .await
         {
-            Ok(out) => Ok(ETag::new(out.e_tag().unwrap_or_default())),
+            Ok(out) => self.etag_of("PUT", out.e_tag()),
             Err(e) => Err(self.backend_error("PUT", classify(&e))),
         }
     }
@@ -269,11 +274,50 @@ impl Shared {
         })
     }
 
+    /// The ETag of a successful answer. Every S3 server sends one with GET, HEAD and PUT
+    /// answers; without it the endpoint is not an S3 server (or a broken proxy), and an
+    /// empty ETag would make every later compare-and-swap meaningless.
+    fn etag_of(&self, operation: &str, etag: Option<&str>) -> Result<ETag> {
+        match etag {
+            Some(e) if !e.is_empty() => Ok(ETag::new(e)),
+            _ => Err(self.backend_error(
+                operation,
+                Answer::Other("the answer has no ETag: is the endpoint an S3 server?".into()),
+            )),
+        }
+    }
+
+    /// The attempts and backoff for the conditional writes whose retries this crate runs
+    /// itself: the client's retry configuration (standard: 3 attempts).
+    fn write_retry(&self) -> (u32, Duration, Duration) {
+        match self.client.config().retry_config() {
+            Some(r) => (
+                r.max_attempts().max(1),
+                r.initial_backoff(),
+                r.max_backoff(),
+            ),
+            None => (3, Duration::from_secs(1), Duration::from_secs(20)),
+        }
+    }
+
     /// PUT with a precondition. `Ok(None)`: refused (412, or 404 for `If-Match` on an
     /// absent key). A 409 conflict is retried a bounded number of times.
+    ///
+    /// # Retries of conditional writes, and ambiguity
+    /// The SDK's own retries are switched off for conditional writes, and this loop retries
+    /// instead (as many attempts as the client's retry configuration allows), because only
+    /// here can an attempt's *fate* be tracked. An attempt whose answer was lost (timeout,
+    /// reset, `500`; see [`classify::transient`]) may have been applied. If a later attempt
+    /// is refused, the refusal may be caused by our own landed write, or by someone else's:
+    /// one HEAD tells. If the object carries this write's id, our write is in and this is
+    /// a success. If not, our write may have landed and been overwritten since, or never
+    /// landed: that is [`Error::OutcomeUnknown`], never "refused", so that no caller
+    /// (notably `transform`) re-applies an update that may already be in. The same holds
+    /// when the attempts run out after an ambiguous one.
     #[allow(clippy::too_many_arguments)]
     async fn put_raw(
         &self,
+        key: &Key,
         name: &str,
         body: &[u8],
         pre: Pre<'_>,
@@ -289,7 +333,13 @@ impl Shared {
         if !enforced && !self.emulate(name, pre).await? {
             return Ok(None);
         }
-        for attempt in 1..=MAX_WRITE_ATTEMPTS {
+        let conditional = enforced && !matches!(pre, Pre::None);
+        let (max_attempts, base, cap) = self.write_retry();
+        let mut failures = 0u32;
+        let mut conflicts = 0u32;
+        // Why an earlier attempt's fate is unknown, if one is.
+        let mut ambiguous: Option<String> = None;
+        loop {
             let mut request = self
                 .client
                 .put_object()
@@ -305,31 +355,109 @@ impl Shared {
                     Pre::IfMatch(e) => request.if_match(e.as_str()),
                 };
             }
-            match request.send().await {
-                Ok(out) => return Ok(Some(ETag::new(out.e_tag().unwrap_or_default()))),
-                Err(e) => match classify(&e) {
-                    Answer::PreconditionFailed => return Ok(None),
-                    Answer::NotFound if matches!(pre, Pre::IfMatch(_)) => return Ok(None),
-                    Answer::Conflict if attempt < MAX_WRITE_ATTEMPTS => {
-                        conflict_backoff(attempt).await
+            let sent = if conditional {
+                request
+                    .customize()
+                    .config_override(no_sdk_retries())
+                    .send()
+                    .await
+            } else {
+                request.send().await
+            };
+            let e = match sent {
+                Ok(out) => return self.etag_of("PUT", out.e_tag()).map(Some),
+                Err(e) => e,
+            };
+            let answer = classify(&e);
+            let refused = match answer {
+                Answer::PreconditionFailed => true,
+                Answer::NotFound => matches!(pre, Pre::IfMatch(_)),
+                _ => false,
+            };
+            if refused {
+                return match ambiguous {
+                    None => Ok(None),
+                    Some(why) => {
+                        let why = format!("{why}, then a retry was refused ({answer:?})");
+                        self.resolve_put(key, name, write_id, why).await.map(Some)
                     }
-                    Answer::NotImplemented(_) | Answer::BadRequest(_)
-                        if !matches!(pre, Pre::None) =>
-                    {
-                        return Err(self.unsupported(match pre {
-                            Pre::IfAbsent => Capability::PutIfAbsent,
-                            _ => Capability::PutIfMatch,
-                        }))
-                    }
-                    other => return Err(self.backend_error("PUT", other)),
-                },
+                };
             }
+            if answer == Answer::Conflict && conflicts + 1 < MAX_WRITE_ATTEMPTS {
+                conflicts += 1;
+                conflict_backoff(conflicts).await;
+                continue;
+            }
+            if conditional {
+                if let Some(fate) = classify::transient(&e) {
+                    if fate == Fate::Unknown {
+                        ambiguous =
+                            Some(format!("an attempt's answer was lost ({})", short(&answer)));
+                    }
+                    failures += 1;
+                    if failures < max_attempts {
+                        tracing::debug!(object = %name, attempt = failures, ?fate, answer = %short(&answer), "retrying a conditional PUT");
+                        tokio::time::sleep(retry_backoff(failures, base, cap)).await;
+                        continue;
+                    }
+                }
+            }
+            let error = match answer {
+                Answer::NotImplemented(_) | Answer::BadRequest(_) if !matches!(pre, Pre::None) => {
+                    self.unsupported(match pre {
+                        Pre::IfAbsent => Capability::PutIfAbsent,
+                        _ => Capability::PutIfMatch,
+                    })
+                }
+                Answer::Conflict => {
+                    self.backend_error("PUT", Answer::Other("409 conflicts did not stop".into()))
+                }
+                other => self.backend_error("PUT", other),
+            };
+            return match ambiguous {
+                None => Err(error),
+                Some(why) => {
+                    let why = format!("{why}, then the attempts ran out ({error})");
+                    self.resolve_put(key, name, write_id, why).await.map(Some)
+                }
+            };
         }
-        Err(self.backend_error("PUT", Answer::Other("409 conflicts did not stop".into())))
+    }
+
+    /// After an ambiguous attempt: our write is in if the current object carries our
+    /// write id (one HEAD); otherwise the outcome is unknown.
+    async fn resolve_put(
+        &self,
+        key: &Key,
+        name: &str,
+        write_id: &str,
+        why: String,
+    ) -> Result<ETag> {
+        match self.head_raw(name).await {
+            Ok(Some((etag, Some(theirs), ..))) if theirs == write_id => {
+                tracing::debug!(object = %name, "an ambiguous conditional PUT had landed: resolved by its write id");
+                Ok(etag)
+            }
+            Ok(_) => Err(Error::OutcomeUnknown {
+                key: key.clone(),
+                operation: "PUT",
+                reason: format!("{why}, and the object does not carry this write's id"),
+            }),
+            Err(e) => Err(Error::OutcomeUnknown {
+                key: key.clone(),
+                operation: "PUT",
+                reason: format!("{why}, and the object could not be read back: {e}"),
+            }),
+        }
     }
 
     /// DELETE with a precondition. `Ok(false)`: refused, or (with `If-Match`) absent.
-    async fn delete_raw(&self, name: &str, pre: Pre<'_>, root: &str) -> Result<bool> {
+    ///
+    /// Conditional deletes are retried here like conditional PUTs (see
+    /// [`Shared::put_raw`]). A delete leaves no write id behind, so a refusal (or running
+    /// out of attempts) after an attempt whose answer was lost is
+    /// [`Error::OutcomeUnknown`]: the object may be gone because of us.
+    async fn delete_raw(&self, key: &Key, name: &str, pre: Pre<'_>, root: &str) -> Result<bool> {
         let enforced = match pre {
             Pre::None => true,
             // S3 has no delete-if-absent; nothing asks for it.
@@ -339,28 +467,103 @@ impl Shared {
         if !enforced && !self.emulate(name, pre).await? {
             return Ok(false);
         }
-        for attempt in 1..=MAX_WRITE_ATTEMPTS {
+        let conditional = enforced && matches!(pre, Pre::IfMatch(_));
+        let (max_attempts, base, cap) = self.write_retry();
+        let mut failures = 0u32;
+        let mut conflicts = 0u32;
+        let mut ambiguous: Option<String> = None;
+        loop {
             let mut request = self.client.delete_object().bucket(&self.bucket).key(name);
             if let (true, Pre::IfMatch(e)) = (enforced, pre) {
                 request = request.if_match(e.as_str());
             }
-            match request.send().await {
+            let sent = if conditional {
+                request
+                    .customize()
+                    .config_override(no_sdk_retries())
+                    .send()
+                    .await
+            } else {
+                request.send().await
+            };
+            let e = match sent {
                 Ok(_) => return Ok(true),
-                Err(e) => match classify(&e) {
-                    Answer::PreconditionFailed | Answer::NotFound => return Ok(false),
-                    Answer::Conflict if attempt < MAX_WRITE_ATTEMPTS => {
-                        conflict_backoff(attempt).await
-                    }
-                    Answer::NotImplemented(_) | Answer::BadRequest(_)
-                        if !matches!(pre, Pre::None) =>
-                    {
-                        return Err(self.unsupported(Capability::DeleteIfMatch))
-                    }
-                    other => return Err(self.backend_error("DELETE", other)),
-                },
+                Err(e) => e,
+            };
+            let answer = classify(&e);
+            if matches!(answer, Answer::PreconditionFailed | Answer::NotFound) {
+                return match ambiguous {
+                    None => Ok(false),
+                    Some(why) => Err(Error::OutcomeUnknown {
+                        key: key.clone(),
+                        operation: "DELETE",
+                        reason: format!(
+                            "{why}, then a retry was refused ({answer:?}): the object may be gone because of it"
+                        ),
+                    }),
+                };
             }
+            if answer == Answer::Conflict && conflicts + 1 < MAX_WRITE_ATTEMPTS {
+                conflicts += 1;
+                conflict_backoff(conflicts).await;
+                continue;
+            }
+            if conditional {
+                if let Some(fate) = classify::transient(&e) {
+                    if fate == Fate::Unknown {
+                        ambiguous =
+                            Some(format!("an attempt's answer was lost ({})", short(&answer)));
+                    }
+                    failures += 1;
+                    if failures < max_attempts {
+                        tracing::debug!(object = %name, attempt = failures, ?fate, answer = %short(&answer), "retrying a conditional DELETE");
+                        tokio::time::sleep(retry_backoff(failures, base, cap)).await;
+                        continue;
+                    }
+                }
+            }
+            let error = match answer {
+                Answer::NotImplemented(_) | Answer::BadRequest(_) if !matches!(pre, Pre::None) => {
+                    self.unsupported(Capability::DeleteIfMatch)
+                }
+                Answer::Conflict => {
+                    self.backend_error("DELETE", Answer::Other("409 conflicts did not stop".into()))
+                }
+                other => self.backend_error("DELETE", other),
+            };
+            return match ambiguous {
+                None => Err(error),
+                Some(why) => Err(Error::OutcomeUnknown {
+                    key: key.clone(),
+                    operation: "DELETE",
+                    reason: format!("{why}, then the attempts ran out ({error})"),
+                }),
+            };
         }
-        Err(self.backend_error("DELETE", Answer::Other("409 conflicts did not stop".into())))
+    }
+}
+
+/// A per-request override that switches the SDK's retries off (for the conditional writes
+/// whose retries [`Shared::put_raw`] and [`Shared::delete_raw`] run themselves).
+fn no_sdk_retries() -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::new()
+        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+}
+
+/// Full-jitter exponential backoff before retry `failures` (from 1).
+fn retry_backoff(failures: u32, base: Duration, cap: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    exp.min(cap).mul_f64(fastrand::f64())
+}
+
+/// A one-line summary of an answer for messages.
+fn short(answer: &Answer) -> String {
+    match answer {
+        Answer::Other(m)
+        | Answer::NotImplemented(m)
+        | Answer::BadRequest(m)
+        | Answer::Forbidden(m) => m.lines().next().unwrap_or_default().to_owned(),
+        other => format!("{other:?}"),
     }
 }
 
@@ -509,13 +712,22 @@ impl<V: Value> S3Dict<V> {
 
     async fn put_bytes(
         &self,
+        key: &Key,
         name: &str,
         bytes: &[u8],
         pre: Pre<'_>,
         id: &str,
     ) -> Result<Option<ETag>> {
         self.shared
-            .put_raw(name, bytes, pre, id, self.codec.content_type(), self.root())
+            .put_raw(
+                key,
+                name,
+                bytes,
+                pre,
+                id,
+                self.codec.content_type(),
+                self.root(),
+            )
             .await
     }
 
@@ -729,7 +941,7 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
                     if self.append_only && actual.is_some() {
                         return Err(Error::append_only(key, "overwrite"));
                     }
-                    self.put_bytes(&name, bytes, pre, &id)
+                    self.put_bytes(key, &name, bytes, pre, &id)
                         .await?
                         .map(|etag| (Some(etag), self.written_slot(key, bytes, retrieve)))
                 }
@@ -738,7 +950,7 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
                     Pre::IfAbsent => Some((None, Ok(Slot::Absent))),
                     _ => self
                         .shared
-                        .delete_raw(&name, pre, self.root())
+                        .delete_raw(key, &name, pre, self.root())
                         .await?
                         .then_some((None, Ok(Slot::Absent))),
                 },
@@ -789,7 +1001,10 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
         }
         let id = new_write_id();
         for _ in 0..MAX_WRITE_ATTEMPTS {
-            if let Some(etag) = self.put_bytes(&name, &bytes, Pre::IfAbsent, &id).await? {
+            if let Some(etag) = self
+                .put_bytes(key, &name, &bytes, Pre::IfAbsent, &id)
+                .await?
+            {
                 return Ok(Outcome {
                     satisfied: true,
                     actual_etag: None,
@@ -841,11 +1056,14 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
         let id = new_write_id();
         if !self.append_only {
             return self
-                .put_bytes(&name, &bytes, Pre::None, &id)
+                .put_bytes(key, &name, &bytes, Pre::None, &id)
                 .await?
                 .ok_or_else(|| self.shared.backend_error("PUT", Answer::PreconditionFailed));
         }
-        match self.put_bytes(&name, &bytes, Pre::IfAbsent, &id).await? {
+        match self
+            .put_bytes(key, &name, &bytes, Pre::IfAbsent, &id)
+            .await?
+        {
             Some(etag) => Ok(etag),
             None => match self.shared.head_raw(&name).await? {
                 // Our own earlier attempt landed and its answer was lost.
@@ -867,7 +1085,7 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
             let star = ETag::new("*");
             return self
                 .shared
-                .delete_raw(&name, Pre::IfMatch(&star), self.root())
+                .delete_raw(key, &name, Pre::IfMatch(&star), self.root())
                 .await;
         }
         // A plain DELETE cannot say whether it removed anything: look first. Where
@@ -882,7 +1100,7 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
             } else {
                 Pre::None
             };
-            if self.shared.delete_raw(&name, pre, self.root()).await? {
+            if self.shared.delete_raw(key, &name, pre, self.root()).await? {
                 return Ok(true);
             }
         }
