@@ -2,11 +2,12 @@
 # Install and run three local S3-compatible servers for the test suite:
 # SeaweedFS (`weed mini`), moto (`moto_server`) and rclone (`rclone serve s3`).
 #
-# Usage: scripts/s3-servers.sh start|stop|env|status|install
+# Usage: scripts/s3-servers.sh start [SERVER...]|stop|env|status|install
 #
 #   start    install the servers if needed, stop any servers this run dir
-#            started before, start all three on fresh data dirs, wait until
-#            each answers HTTP, and write $RUN_DIR/env.sh
+#            started before, start all three (or only the SERVERs named:
+#            seaweedfs, moto, rclone) on fresh data dirs, wait until each
+#            answers HTTP, and write $RUN_DIR/env.sh
 #   stop     stop the servers recorded in the run dir (by PID only) and
 #            remove their data; succeeds when nothing is running
 #   env      print the `export` lines the tests need
@@ -87,7 +88,7 @@ log() { printf 's3-servers: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-    echo "usage: $0 start|stop|env|status|install" >&2
+    echo "usage: $0 start [seaweedfs|moto|rclone ...]|stop|env|status|install" >&2
     exit 2
 }
 
@@ -140,9 +141,16 @@ lock_run_dir() {
     fi
 }
 
+# The servers `start` runs: all of them unless some are named.
+STARTED=("${SERVERS[@]}")
+
 print_env() {
+    local name spec=()
+    for name in "${STARTED[@]}"; do
+        spec+=("$name=http://127.0.0.1:$(server_port "$name")")
+    done
     cat <<EOF
-export PERSIDICT_TEST_S3="seaweedfs=http://127.0.0.1:$SEAWEEDFS_PORT,moto=http://127.0.0.1:$MOTO_PORT,rclone=http://127.0.0.1:$RCLONE_PORT"
+export PERSIDICT_TEST_S3="$(IFS=,; echo "${spec[*]}")"
 export AWS_ACCESS_KEY_ID=$ACCESS_KEY
 export AWS_SECRET_ACCESS_KEY=$SECRET_KEY
 export AWS_REGION=$REGION
@@ -477,6 +485,14 @@ start_rclone() {
 # ---------------------------------------------------------------------------
 
 cmd_start() {
+    local want
+    if (($# > 0)); then
+        for want in "$@"; do
+            [[ " ${SERVERS[*]} " == *" $want "* ]] ||
+                die "unknown server '$want' (known: ${SERVERS[*]})"
+        done
+        STARTED=("$@")
+    fi
     ensure_installed
     init_run_dir
     lock_run_dir
@@ -484,7 +500,7 @@ cmd_start() {
     # Servers left over from an earlier start in this run dir would hold the
     # ports and their data; stop them rather than fail or orphan them.
     stop_servers
-    for name in "${SERVERS[@]}"; do
+    for name in "${STARTED[@]}"; do
         check_ports_free "$name" || exit 1
     done
     mkdir -p "$RUN_DIR/data"
@@ -492,15 +508,15 @@ cmd_start() {
     trap 'stop_servers' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
-    for name in "${SERVERS[@]}"; do
+    for name in "${STARTED[@]}"; do
         "start_$name"
     done
-    for name in "${SERVERS[@]}"; do
+    for name in "${STARTED[@]}"; do
         wait_ready "$name"
     done
     trap - EXIT INT TERM
     print_env >"$RUN_DIR/env.sh"
-    log "all servers up in $((SECONDS - t0)) s; source $RUN_DIR/env.sh"
+    log "${STARTED[*]} up in $((SECONDS - t0)) s; source $RUN_DIR/env.sh"
 }
 
 cmd_stop() {
@@ -533,7 +549,7 @@ cmd_status() {
 }
 
 case ${1:-} in
-    start) cmd_start ;;
+    start) shift; cmd_start "$@" ;;
     stop) cmd_stop ;;
     env) venv_path && print_env ;;
     status) cmd_status ;;

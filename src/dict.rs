@@ -17,8 +17,13 @@ use crate::key::Key;
 pub trait Value: Serialize + DeserializeOwned + Send + Sync + 'static {}
 impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> Value for T {}
 
-/// How many requests bulk operations keep in flight by default.
+/// How many requests bulk operations keep in flight by default (see
+/// [`PersiDict::concurrency`]).
 pub const DEFAULT_CONCURRENCY: usize = 32;
+
+/// How many keys a bulk operation hands to [`PersiDict::delete_many`] at once while it
+/// streams a listing (S3 deletes at most 1000 objects per request).
+pub const BULK_BATCH: usize = 1000;
 
 /// What a listing knows about one entry without fetching its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +192,14 @@ pub trait PersiDict<V: Value>: Send + Sync {
     /// this dictionary's storage, client and settings.
     fn get_subdict(&self, prefix: &Key) -> Result<Box<dyn PersiDict<V>>>;
 
+    /// How many requests bulk operations (`get_many`, `put_many`, `discard_many`,
+    /// `delete_many`, `values`, `items`, `clear`) keep in flight at most. Default
+    /// [`DEFAULT_CONCURRENCY`]; S3 dictionaries take it from
+    /// [`S3DictBuilder::concurrency`](crate::S3DictBuilder::concurrency).
+    fn concurrency(&self) -> usize {
+        DEFAULT_CONCURRENCY
+    }
+
     /// Removes `key`; [`Error::NotFound`] if it is absent.
     async fn delete(&self, key: &Key) -> Result<()> {
         if self.discard(key).await? {
@@ -250,21 +263,24 @@ pub trait PersiDict<V: Value>: Send + Sync {
         self.list().map_ok(|m| m.key).boxed()
     }
 
-    /// Every value. Values are fetched with bounded concurrency; keys deleted during the
+    /// Every value, in no particular order. Streams: values are fetched while the listing
+    /// goes on, with at most [`concurrency`](PersiDict::concurrency) reads in flight, so
+    /// memory stays bounded however many entries there are. Keys deleted during the
     /// iteration are skipped.
     fn values(&self) -> BoxStream<'_, Result<V>> {
         self.items().map_ok(|(_, v)| v).boxed()
     }
 
-    /// Every `(key, value)` pair. Values are fetched with bounded concurrency; keys deleted
-    /// during the iteration are skipped.
+    /// Every `(key, value)` pair, in no particular order; streams like
+    /// [`values`](PersiDict::values).
     fn items(&self) -> BoxStream<'_, Result<(Key, V)>> {
+        let concurrency = self.concurrency().max(1);
         self.keys()
             .map(move |k| async move {
                 let k = k?;
                 Ok(self.get_opt(&k).await?.map(|v| (k, v)))
             })
-            .buffered(DEFAULT_CONCURRENCY)
+            .buffer_unordered(concurrency)
             .try_filter_map(|x| async move { Ok(x) })
             .boxed()
     }
@@ -281,23 +297,22 @@ pub trait PersiDict<V: Value>: Send + Sync {
         Ok(self.list().try_next().await?.is_none())
     }
 
-    /// Removes every entry; [`Error::AppendOnly`] on an append-only dictionary.
+    /// Removes every entry; [`Error::AppendOnly`] on an append-only dictionary that is not
+    /// empty. Streams the listing and deletes it in batches of [`BULK_BATCH`] keys with
+    /// [`delete_many`](PersiDict::delete_many), so memory stays bounded. Entries written
+    /// during the call may survive it.
     async fn clear(&self) -> Result<()> {
-        let keys: Vec<Key> = self.keys().try_collect().await?;
-        if self.info().append_only {
-            if let Some(key) = keys.into_iter().next() {
-                return Err(Error::AppendOnly {
-                    key,
-                    operation: "clear",
-                });
+        let append_only = self.info().append_only;
+        let mut batches = self.keys().try_chunks(BULK_BATCH);
+        while let Some(batch) = batches.try_next().await.map_err(|e| e.1)? {
+            if append_only {
+                if let Some(key) = batch.first() {
+                    return Err(Error::append_only(key, "clear"));
+                }
             }
-            return Ok(());
+            self.delete_many(&batch).await?;
         }
-        futures::stream::iter(keys)
-            .map(|k| async move { self.discard(&k).await.map(drop) })
-            .buffer_unordered(DEFAULT_CONCURRENCY)
-            .try_collect::<()>()
-            .await
+        Ok(())
     }
 
     /// The value of `key`, inserting `default` first if the key is absent.
@@ -335,35 +350,58 @@ pub trait PersiDict<V: Value>: Send + Sync {
         }
     }
 
-    /// The values of `keys` (`None` where absent), fetched with bounded concurrency, in the
-    /// order of `keys`.
+    /// The values of `keys` (`None` where absent), in the order of `keys`: one read per
+    /// key, at most [`concurrency`](PersiDict::concurrency) in flight. The first error
+    /// stops it.
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<V>>> {
         // Futures made up front: a stream closure over borrowed keys trips the compiler's
         // `Send` check for higher-ranked lifetimes.
         let reads: Vec<_> = keys.iter().map(|k| self.get_opt(k)).collect();
         futures::stream::iter(reads)
-            .buffered(DEFAULT_CONCURRENCY)
+            .buffered(self.concurrency().max(1))
             .try_collect()
             .await
     }
 
-    /// Stores every pair, with bounded concurrency.
+    /// Stores every pair: one [`put`](PersiDict::put) per pair, at most
+    /// [`concurrency`](PersiDict::concurrency) in flight. The first error stops it; pairs
+    /// already stored stay stored.
     async fn put_many(&self, items: Vec<(Key, V)>) -> Result<()> {
         futures::stream::iter(items)
             .map(|(k, v)| async move { self.put(&k, v).await.map(drop) })
-            .buffer_unordered(DEFAULT_CONCURRENCY)
+            .buffer_unordered(self.concurrency().max(1))
             .try_collect::<()>()
             .await
     }
 
-    /// Removes every key of `keys` that is present, with bounded concurrency; returns how
-    /// many were removed.
+    /// Removes every key of `keys` that is present and returns how many were removed: one
+    /// [`discard`](PersiDict::discard) per key, at most
+    /// [`concurrency`](PersiDict::concurrency) in flight. Use
+    /// [`delete_many`](PersiDict::delete_many) when the count is not needed: on S3 it
+    /// sends one request per 1000 keys instead of one per key.
     async fn discard_many(&self, keys: &[Key]) -> Result<usize> {
         let deletes: Vec<_> = keys.iter().map(|k| self.discard(k)).collect();
         futures::stream::iter(deletes)
-            .buffer_unordered(DEFAULT_CONCURRENCY)
+            .buffer_unordered(self.concurrency().max(1))
             .try_fold(0, |n, gone| async move { Ok(n + usize::from(gone)) })
             .await
+    }
+
+    /// Makes sure none of `keys` is present. Unlike [`delete`](PersiDict::delete), absent
+    /// keys are not an error, and unlike [`discard_many`](PersiDict::discard_many) it does
+    /// not say which keys existed — which lets S3 remove up to 1000 keys per
+    /// `DeleteObjects` request (unconditional deletes, with at most
+    /// [`concurrency`](PersiDict::concurrency) requests in flight). Other backends discard
+    /// key by key. [`Error::AppendOnly`] on an append-only dictionary unless `keys` is
+    /// empty; on another error some keys may already be gone.
+    async fn delete_many(&self, keys: &[Key]) -> Result<()> {
+        if self.info().append_only {
+            return match keys.first() {
+                Some(key) => Err(Error::append_only(key, "delete")),
+                None => Ok(()),
+            };
+        }
+        self.discard_many(keys).await.map(drop)
     }
 
     /// The first parts of the keys that have more than one part: the names of the
@@ -662,6 +700,12 @@ macro_rules! forward {
             }
             async fn discard_many(&self, keys: &[Key]) -> Result<usize> {
                 (**self).discard_many(keys).await
+            }
+            async fn delete_many(&self, keys: &[Key]) -> Result<()> {
+                (**self).delete_many(keys).await
+            }
+            fn concurrency(&self) -> usize {
+                (**self).concurrency()
             }
             async fn subdicts(&self) -> Result<Vec<String>> {
                 (**self).subdicts().await

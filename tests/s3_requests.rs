@@ -44,10 +44,26 @@ async fn single_key_table(server: &str) {
     let (e1, n) = count(&d, d.put(&k, 1)).await;
     let e1 = e1.unwrap();
     expect("put", n, &[(Put, 1)]);
+    let body = Codec::Bincode.encode(&1u64).unwrap().len() as u64;
+    assert_eq!(
+        (n.bytes_sent(), n.bytes_received()),
+        (body, 0),
+        "put: body bytes sent and received ({n})"
+    );
     let (_, n) = count(&d, d.get(&k)).await;
     expect("get", n, &[(Get, 1)]);
+    assert_eq!(
+        (n.bytes_sent(), n.bytes_received()),
+        (0, body),
+        "get: body bytes sent and received ({n})"
+    );
     let (_, n) = count(&d, d.contains(&k)).await;
     expect("contains", n, &[(Head, 1)]);
+    assert_eq!(
+        (n.bytes_sent(), n.bytes_received()),
+        (0, 0),
+        "contains: a HEAD has no body ({n})"
+    );
     let (_, n) = count(&d, d.etag(&k)).await;
     expect("etag", n, &[(Head, 1)]);
     let (_, n) = count(&d, d.timestamp(&k)).await;
@@ -221,10 +237,105 @@ async fn bulk_requests_seaweedfs() {
     vals.sort();
     assert_eq!(vals, (0..n).collect::<Vec<_>>());
     expect("values(1100)", c, &[(List, 2), (Get, n)]);
+    let all: Vec<Key> = (0..n)
+        .map(|i| Key::new(["k", &format!("{i:05}")]).unwrap())
+        .collect();
+    let (got, c) = count(&d, d.get_many(&all)).await;
+    assert_eq!(
+        got.unwrap(),
+        (0..n).map(Some).collect::<Vec<_>>(),
+        "get_many keeps the order of its keys"
+    );
+    expect("get_many(1100)", c, &[(Get, n)]);
     let (r, c) = count(&d, d.clear()).await;
     r.unwrap();
     expect("clear(1100)", c, &[(List, 2), (DeleteObjects, 2)]);
     assert_eq!(d.len().await.unwrap(), 0);
+
+    // delete_many: DeleteObjects batches of 1000, absent keys included, nothing else.
+    let items: Vec<(Key, u64)> = all.iter().take(1050).map(|k| (k.clone(), 1)).collect();
+    d.put_many(items).await.unwrap();
+    let (r, c) = count(&d, d.delete_many(&all)).await;
+    r.unwrap();
+    expect("delete_many(1100, 1050 present)", c, &[(DeleteObjects, 2)]);
+    assert!(
+        c.bytes_sent() > 1100 * 10,
+        "delete_many sends the names ({c})"
+    );
+    assert_eq!(d.len().await.unwrap(), 0, "delete_many removed every key");
+    let (r, c) = count(&d, d.delete_many(&[])).await;
+    r.unwrap();
+    expect("delete_many(0)", c, &[]);
+}
+
+/// `concurrency` is a builder setting that reaches the trait's hint, and bulk operations
+/// work with a single request in flight.
+#[tokio::test]
+async fn concurrency_setting_seaweedfs() {
+    let Some(s) = common::server("seaweedfs") else {
+        return;
+    };
+    let d: S3Dict<u64> = common::builder(&s, "concurrency")
+        .concurrency(1)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(d.concurrency(), 1);
+    let items: Vec<(Key, u64)> = (0..20u64)
+        .map(|i| (Key::new(["c", &i.to_string()]).unwrap(), i))
+        .collect();
+    d.put_many(items).await.unwrap();
+    let mut vals: Vec<u64> = d.values().try_collect().await.unwrap();
+    vals.sort();
+    assert_eq!(vals, (0..20).collect::<Vec<_>>());
+    d.clear().await.unwrap();
+    assert!(d.is_empty().await.unwrap());
+    let url = format!(
+        "s3://{}/{}?endpoint={}&concurrency=7",
+        common::BUCKET,
+        common::fresh_prefix("concurrency-url"),
+        s.url
+    );
+    let from_url: S3Dict<u64> = persidict::S3DictBuilder::from_url(&url)
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(from_url.concurrency(), 7);
+    for bad in ["0", "x", ""] {
+        assert!(
+            persidict::S3DictBuilder::from_url(&format!("s3://b?concurrency={bad}")).is_err(),
+            "concurrency={bad:?} must be refused"
+        );
+    }
+}
+
+/// `delete_many` and `clear` on an append-only dictionary are refused before anything is
+/// sent; an empty `delete_many` is fine.
+#[tokio::test]
+async fn bulk_append_only_seaweedfs() {
+    let Some(s) = common::server("seaweedfs") else {
+        return;
+    };
+    let d: S3Dict<u64> = common::builder(&s, "bulk-log")
+        .append_only(true)
+        .build()
+        .await
+        .unwrap();
+    let k = Key::try_from("k").unwrap();
+    d.put(&k, 1).await.unwrap();
+    let (r, c) = count(&d, d.delete_many(std::slice::from_ref(&k))).await;
+    assert!(
+        matches!(r, Err(persidict::Error::AppendOnly { .. })),
+        "{r:?}"
+    );
+    expect("delete_many on an append-only dict", c, &[]);
+    d.delete_many(&[]).await.unwrap();
+    assert!(matches!(
+        d.clear().await,
+        Err(persidict::Error::AppendOnly { .. })
+    ));
+    assert_eq!(d.get(&k).await.unwrap(), 1, "nothing was removed");
 }
 
 use futures::TryStreamExt;

@@ -20,8 +20,13 @@
 //! | `discard_if(Same, Some(e))` | 1 DELETE `If-Match: e` |
 //! | `put_if(Any or Changed, …)`, `discard_if(Any or Changed, …)` | HEAD + the write conditioned on the ETag the HEAD saw |
 //! | `len`, `keys`, `list` | ⌈n/1000⌉ LIST |
-//! | `clear` | ⌈n/1000⌉ LIST + ⌈n/1000⌉ DeleteObjects |
-//! | `values`, `items`, `get_many` | LIST pages + n GETs, bounded concurrency |
+//! | `clear` | ⌈n/1000⌉ LIST + ⌈n/1000⌉ DeleteObjects, overlapped |
+//! | `delete_many(n keys)` | ⌈n/1000⌉ DeleteObjects, bounded concurrency |
+//! | `values`, `items` | ⌈n/1000⌉ LIST + n GETs, bounded concurrency, streaming |
+//! | `get_many`, `put_many`, `discard_many` | one request per key as above, bounded concurrency |
+//!
+//! Bulk operations keep at most [`S3DictBuilder::concurrency`] requests in flight. Every
+//! request and its body bytes are counted in [`S3Dict::stats`].
 //!
 //! A refused conditional write is re-observed with one GET or HEAD to report the actual
 //! state. Every write carries a random write id in its user metadata: when a retried
@@ -70,6 +75,8 @@ pub(crate) struct Shared {
     capabilities: Arc<OnceCell<Capabilities>>,
     racy_fallback: bool,
     max_value_size: u64,
+    /// The most requests a bulk operation keeps in flight.
+    concurrency: usize,
 }
 
 impl std::fmt::Debug for Shared {
@@ -656,10 +663,56 @@ impl S3Dict<()> {
 }
 
 impl<V: Value> S3Dict<V> {
-    /// The request counters of this dictionary's client (shared with its subdictionaries
-    /// and with every dictionary built on the same client by [`S3DictBuilder::client`]).
+    /// The request and byte counters of this dictionary's client, shared with its clones
+    /// and subdictionaries. A dictionary built with
+    /// [`S3DictBuilder::client`]`(other.client().clone())` gets counters of its own, and
+    /// its requests are counted by `other`'s counters too (the client keeps `other`'s
+    /// counting interceptor).
     pub fn stats(&self) -> &RequestStats {
         &self.shared.stats
+    }
+
+    /// Sends one `DeleteObjects` request for up to 1000 object names (unconditional, quiet
+    /// mode: only failures are reported back).
+    async fn delete_objects(&self, names: Vec<String>) -> Result<()> {
+        let objects = names
+            .into_iter()
+            .map(|name| ObjectIdentifier::builder().key(name).build())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| {
+                self.shared
+                    .backend_error("DeleteObjects", Answer::Other(e.to_string()))
+            })?;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| {
+                self.shared
+                    .backend_error("DeleteObjects", Answer::Other(e.to_string()))
+            })?;
+        let out = self
+            .shared
+            .client
+            .delete_objects()
+            .bucket(&self.shared.bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| self.shared.backend_error("DeleteObjects", classify(&e)))?;
+        match out.errors().first() {
+            None => Ok(()),
+            Some(err) => Err(self.shared.backend_error(
+                "DeleteObjects",
+                Answer::Other(format!(
+                    "{} objects not deleted, first {:?}: {} {}",
+                    out.errors().len(),
+                    err.key().unwrap_or_default(),
+                    err.code().unwrap_or_default(),
+                    err.message().unwrap_or_default()
+                )),
+            )),
+        }
     }
 
     /// The bucket.
@@ -1163,9 +1216,17 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
         Ok(Box::new(self.subdict(prefix)))
     }
 
+    fn concurrency(&self) -> usize {
+        self.shared.concurrency
+    }
+
     async fn clear(&self) -> Result<()> {
+        // The listing and the deletes overlap: while one page's DeleteObjects is in
+        // flight the next page is listed (a continuation token points past the keys
+        // already listed, so deleting them does not disturb the listing). At most
+        // `concurrency` batches of at most 1000 names each are held at a time.
         let dir = self.naming.dir_prefix(&self.prefix);
-        let mut pages = self
+        let pages = self
             .shared
             .client
             .list_objects_v2()
@@ -1173,56 +1234,54 @@ impl<V: Value> PersiDict<V> for S3Dict<V> {
             .prefix(dir)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        stream::unfold(pages, |mut pages| async move {
+            pages.next().await.map(|page| (page, pages))
+        })
+        .map(|page| {
             let page = page.map_err(|e| self.shared.backend_error("LIST", classify(&e)))?;
-            let mut batch = Vec::new();
+            let mut batch = Vec::with_capacity(page.contents().len());
             for o in page.contents() {
                 let Some(name) = o.key() else { continue };
+                // Only the objects this dictionary names: foreign objects survive.
                 let Some(key) = self.parse(name) else {
                     continue;
                 };
                 if self.append_only {
                     return Err(Error::append_only(&key, "clear"));
                 }
-                batch.push(ObjectIdentifier::builder().key(name).build().map_err(|e| {
-                    self.shared
-                        .backend_error("DeleteObjects", Answer::Other(e.to_string()))
-                })?);
+                batch.push(name.to_owned());
             }
-            if batch.is_empty() {
-                continue;
-            }
-            let delete = Delete::builder()
-                .set_objects(Some(batch))
-                .quiet(true)
-                .build()
-                .map_err(|e| {
-                    self.shared
-                        .backend_error("DeleteObjects", Answer::Other(e.to_string()))
-                })?;
-            let out = self
-                .shared
-                .client
-                .delete_objects()
-                .bucket(&self.shared.bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(|e| self.shared.backend_error("DeleteObjects", classify(&e)))?;
-            if let Some(err) = out.errors().first() {
-                return Err(self.shared.backend_error(
-                    "DeleteObjects",
-                    Answer::Other(format!(
-                        "{} objects not deleted, first {:?}: {} {}",
-                        out.errors().len(),
-                        err.key().unwrap_or_default(),
-                        err.code().unwrap_or_default(),
-                        err.message().unwrap_or_default()
-                    )),
-                ));
-            }
+            Ok((!batch.is_empty()).then_some(batch))
+        })
+        .try_filter_map(|batch| std::future::ready(Ok(batch)))
+        .map_ok(|batch| self.delete_objects(batch))
+        .boxed()
+        .try_buffer_unordered(self.shared.concurrency.max(1))
+        .try_collect::<()>()
+        .await
+    }
+
+    async fn delete_many(&self, keys: &[Key]) -> Result<()> {
+        if self.append_only {
+            return match keys.first() {
+                Some(key) => Err(Error::append_only(key, "delete")),
+                None => Ok(()),
+            };
         }
-        Ok(())
+        // Names first, so that an invalid key fails the call before anything is deleted.
+        let names = keys
+            .iter()
+            .map(|k| self.object_name(k))
+            .collect::<Result<Vec<_>>>()?;
+        let batches: Vec<Vec<String>> = names
+            .chunks(crate::dict::BULK_BATCH)
+            .map(<[String]>::to_vec)
+            .collect();
+        stream::iter(batches)
+            .map(|batch| self.delete_objects(batch))
+            .buffer_unordered(self.shared.concurrency.max(1))
+            .try_collect::<()>()
+            .await
     }
 
     async fn subdicts(&self) -> Result<Vec<String>> {
@@ -1281,6 +1340,7 @@ pub struct S3DictBuilder {
     client: Option<Client>,
     sdk_config: Option<aws_config::SdkConfig>,
     max_value_size: u64,
+    concurrency: usize,
 }
 
 impl std::fmt::Debug for S3DictBuilder {
@@ -1314,6 +1374,7 @@ impl S3DictBuilder {
             client: None,
             sdk_config: None,
             max_value_size: DEFAULT_MAX_VALUE_SIZE,
+            concurrency: crate::dict::DEFAULT_CONCURRENCY,
         }
     }
 
@@ -1321,7 +1382,8 @@ impl S3DictBuilder {
     /// `endpoint` (URL of an S3-compatible server), `region`, `codec`
     /// (`bincode`|`json`|`raw`|`text`), `digest_len`, `append_only` (`true`|`false`),
     /// `capabilities` (`aws`/`all` declares everything enforced, `none` declares nothing,
-    /// `probe` is the default), `create_bucket`, `path_style`, `racy_fallback`.
+    /// `probe` is the default), `create_bucket`, `path_style`, `racy_fallback`,
+    /// `concurrency` (requests in flight for bulk operations).
     ///
     /// ```
     /// use persidict::S3DictBuilder;
@@ -1347,35 +1409,41 @@ impl S3DictBuilder {
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            b = match name {
-                "endpoint" | "endpoint_url" => b.endpoint_url(value),
-                "region" => b.region(value),
-                "codec" => b.codec(
-                    value
-                        .parse()
-                        .map_err(|e: crate::codec::CodecError| bad(e.0))?,
-                ),
-                "digest_len" => b.digest_len(
-                    value
-                        .parse()
-                        .map_err(|_| bad(format!("digest_len={value:?} is not a number")))?,
-                ),
-                "append_only" => b.append_only(flag(name, value)?),
-                "create_bucket" => b.create_bucket(flag(name, value)?),
-                "path_style" => b.force_path_style(flag(name, value)?),
-                "racy_fallback" => b.allow_racy_fallback(flag(name, value)?),
-                "capabilities" => match value {
-                    "aws" | "all" => b.capabilities(Capabilities::ALL),
-                    "none" => b.capabilities(Capabilities::NONE),
-                    "probe" => b,
-                    _ => {
-                        return Err(bad(format!(
-                            "capabilities={value:?}: use aws, all, none or probe"
-                        )))
+            b =
+                match name {
+                    "endpoint" | "endpoint_url" => b.endpoint_url(value),
+                    "region" => b.region(value),
+                    "codec" => b.codec(
+                        value
+                            .parse()
+                            .map_err(|e: crate::codec::CodecError| bad(e.0))?,
+                    ),
+                    "digest_len" => b.digest_len(
+                        value
+                            .parse()
+                            .map_err(|_| bad(format!("digest_len={value:?} is not a number")))?,
+                    ),
+                    "append_only" => b.append_only(flag(name, value)?),
+                    "create_bucket" => b.create_bucket(flag(name, value)?),
+                    "path_style" => b.force_path_style(flag(name, value)?),
+                    "racy_fallback" => b.allow_racy_fallback(flag(name, value)?),
+                    "concurrency" => {
+                        b.concurrency(value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                            bad(format!("concurrency={value:?} is not a number > 0"))
+                        })?)
                     }
-                },
-                _ => return Err(bad(format!("unknown parameter {name:?}"))),
-            };
+                    "capabilities" => match value {
+                        "aws" | "all" => b.capabilities(Capabilities::ALL),
+                        "none" => b.capabilities(Capabilities::NONE),
+                        "probe" => b,
+                        _ => {
+                            return Err(bad(format!(
+                                "capabilities={value:?}: use aws, all, none or probe"
+                            )))
+                        }
+                    },
+                    _ => return Err(bad(format!("unknown parameter {name:?}"))),
+                };
         }
         Ok(b)
     }
@@ -1485,6 +1553,17 @@ impl S3DictBuilder {
         self
     }
 
+    /// How many requests bulk operations keep in flight at most: the GETs of `values`,
+    /// `items` and `get_many`, the PUTs of `put_many`, the DELETEs of `discard_many`, the
+    /// `DeleteObjects` batches of `delete_many` and `clear` (default
+    /// [`DEFAULT_CONCURRENCY`](crate::dict::DEFAULT_CONCURRENCY); 0 counts as 1). Memory
+    /// held by a streaming `values`/`items` is about this many values. The SDK's HTTP
+    /// client opens up to this many connections to the endpoint.
+    pub fn concurrency(mut self, requests: usize) -> Self {
+        self.concurrency = requests.max(1);
+        self
+    }
+
     /// Builds the dictionary (loads the AWS configuration; no request is sent unless the
     /// bucket is to be created).
     pub async fn build<V: Value>(self) -> Result<S3Dict<V>> {
@@ -1559,6 +1638,7 @@ impl S3DictBuilder {
             capabilities,
             racy_fallback: self.racy_fallback,
             max_value_size: self.max_value_size,
+            concurrency: self.concurrency,
         };
         if self.create_bucket {
             create_bucket(&shared).await?;

@@ -1,0 +1,89 @@
+"""Merges the benchmark's JSON rows, prints the Markdown table and writes compare.json.
+
+Usage: report.py OUT.json RUST.json PYTHON.json [RSS.jsonl]
+"""
+
+import json
+import sys
+
+IMPLS = ("persidict-rs", "aws-sdk-s3", "persidict-py")
+
+
+def fmt(x, digits=0):
+    if x is None:
+        return "–"
+    if digits == 0:
+        return f"{x:,.0f}"
+    return f"{x:,.{digits}f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def main():
+    out, rust, python = sys.argv[1:4]
+    rows = json.load(open(rust)) + json.load(open(python))
+    rss = []
+    if len(sys.argv) > 4:
+        rss = [json.loads(line) for line in open(sys.argv[4]) if line.strip()]
+    by = {}
+    order = []
+    for r in rows:
+        k = (r["op"], r["value_size"])
+        if k not in by:
+            by[k] = {}
+            order.append(k)
+        by[k][r["impl"]] = r
+    lines = [
+        "| operation | value | ops/s rs | ops/s raw | ops/s py | req/op rs / raw / py "
+        "| CPU µs/op rs / raw / py | rs ÷ raw ops/s | rs ÷ raw CPU | rs ÷ py ops/s |",
+        "|---|---|--:|--:|--:|---|---|--:|--:|--:|",
+    ]
+    for k in order:
+        g = by[k]
+        rs, raw, py = (g.get(i) for i in IMPLS)
+        get = lambda r, f: r[f] if r else None
+        size = "1 MiB" if k[1] >= 1 << 20 else f"{k[1]} B"
+        op = k[0]
+        notes = {r["note"] for r in g.values() if r.get("note")}
+        if py and py.get("note") and rs and py["note"] != rs.get("note"):
+            op += f" (py: {py['note']})"
+        elif notes:
+            op += f" ({sorted(notes)[0]})"
+        req = " / ".join(fmt(get(r, "requests_per_op"), 3) for r in (rs, raw, py))
+        cpu = " / ".join(fmt(get(r, "cpu_us_per_op"), 1) for r in (rs, raw, py))
+        rr = ratio(get(rs, "ops_per_s"), get(raw, "ops_per_s"))
+        rc = ratio(get(rs, "cpu_us_per_op"), get(raw, "cpu_us_per_op"))
+        rp = ratio(get(rs, "ops_per_s"), get(py, "ops_per_s"))
+        lines.append(
+            f"| {op} | {size} | {fmt(get(rs, 'ops_per_s'))} | {fmt(get(raw, 'ops_per_s'))} "
+            f"| {fmt(get(py, 'ops_per_s'))} | {req} | {cpu} | {fmt(rr, 2)} | {fmt(rc, 2)} "
+            f"| {fmt(rp, 1)} |"
+        )
+        for r in g.values():
+            r["ratio_ops_to_raw"] = ratio(r["ops_per_s"], get(raw, "ops_per_s"))
+            r["ratio_ops_to_persidict_py"] = ratio(r["ops_per_s"], get(py, "ops_per_s"))
+            r["ratio_cpu_to_raw"] = ratio(r["cpu_us_per_op"], get(raw, "cpu_us_per_op"))
+    for m in rss:
+        lines.append("")
+        lines.append(
+            f"Iterating {m['mode']} over {m['entries']:,} keys (persidict-rs, separate process): "
+            f"{m['entries'] / m['secs']:,.0f} keys/s, {m['requests']} requests, peak RSS "
+            f"{m['vm_hwm_kb'] / 1024:.1f} MiB (before iterating: {m['vm_hwm_kb_before'] / 1024:.1f} MiB)."
+        )
+        rows.append({
+            "op": f"iterate {m['mode']} (peak RSS)", "impl": "persidict-rs", "value_size": 100,
+            "n": m["entries"], "ops_per_s": m["entries"] / m["secs"],
+            "requests_per_op": m["requests"] / max(m["entries"], 1), "cpu_us_per_op": None,
+            "peak_rss_kb": m["vm_hwm_kb"], "rss_before_kb": m["vm_hwm_kb_before"],
+        })
+    with open(out, "w") as f:
+        json.dump(rows, f, indent=2)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
