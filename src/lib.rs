@@ -51,6 +51,7 @@ pub mod dict;
 pub mod error;
 pub mod key;
 pub mod memory;
+pub mod open;
 #[cfg(feature = "s3")]
 pub mod s3;
 
@@ -62,6 +63,7 @@ pub use dict::{
 pub use error::{Capability, Error, Result};
 pub use key::{InvalidKey, Key, KeyRule};
 pub use memory::MemDict;
+pub use open::{open, Opened};
 #[cfg(feature = "s3")]
 pub use s3::{ProbeCheck, ProbeReport, ProbeVerdict, S3Dict, S3DictBuilder};
 
