@@ -200,6 +200,9 @@ mod tests {
             .block_on(open::<String>("mem://?codec=text&append_only=true"))
             .expect("opens");
         let info = d.info();
-        assert_eq!((info.backend, info.codec, info.append_only), ("memory", Codec::Text, true));
+        assert_eq!(
+            (info.backend, info.codec, info.append_only),
+            ("memory", Codec::Text, true)
+        );
     }
 }
