@@ -16,6 +16,7 @@ use serde_json::json;
 const AFTER_HELP: &str = "\
 URLs:
   s3://bucket/prefix?endpoint=URL&region=R&codec=C&digest_len=N&append_only=true&capabilities=aws
+  file:///abs/dir?codec=C&digest_len=N&append_only=true   (file://rel/dir: relative)
   mem://?codec=C&append_only=true   (a new, empty dictionary for this one command)
   Codecs: bincode (default), json, raw, text. Credentials come from the standard AWS
   chain (AWS_ACCESS_KEY_ID, profiles, SSO, ...); AWS_ENDPOINT_URL is honoured.
@@ -30,7 +31,7 @@ after checking that json is valid JSON and text is UTF-8. --hex reads and writes
 Exit status: 0 done, 1 the operation failed (the error on stderr, one line), 2 usage error.";
 
 #[derive(Debug, Parser)]
-#[command(name = "persidict", version, about = "Read, write, list, probe, export and import persidict dictionaries (S3, memory).", after_help = AFTER_HELP)]
+#[command(name = "persidict", version, about = "Read, write, list, probe, export and import persidict dictionaries (S3, files, memory).", after_help = AFTER_HELP)]
 struct Cli {
     /// Machine-readable JSON output on stdout (and JSON request counts on stderr with --stats).
     #[arg(long, global = true)]
@@ -100,7 +101,8 @@ enum Command {
         url: String,
     },
     /// Copy every entry into a plain directory tree: DIR/<part>/.../<last part>.<ext>
-    /// holding the stored bytes (existing files are never overwritten).
+    /// holding the stored bytes (existing files are never overwritten). The tree is the
+    /// layout of file://DIR?digest_len=0 with the same codec.
     Export {
         /// The dictionary URL.
         url: String,
