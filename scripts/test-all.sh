@@ -36,6 +36,10 @@ if cargo run --quiet --example cas_counter -- \
     exit 1
 fi
 
+echo "== command-line tool"
+cargo run --quiet --all-features --bin persidict -- probe \
+    "s3://persidict-examples/cli-$RANDOM?endpoint=http://127.0.0.1:8333&create_bucket=true"
+
 echo "== tests passed per backend"
 for backend in memory file seaweedfs moto rclone; do
     n=$(grep -cE "^test .*${backend}.* \.\.\. ok$" "$log_dir/cargo-test.log" || true)

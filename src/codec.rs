@@ -9,6 +9,10 @@
 //!
 //! Decoding is bounded by the object's size: a corrupt or hostile object cannot make the
 //! decoder allocate far beyond it.
+//!
+//! [`Encoded`] is the one value type that every codec passes through verbatim: a dictionary
+//! of `Encoded` values reads and writes the objects' bytes exactly as they are stored, so
+//! tools can copy or print the values of any dictionary without knowing their type.
 
 use std::fmt;
 use std::str::FromStr;
@@ -94,8 +98,11 @@ impl Codec {
         }
     }
 
-    /// Encodes a value.
+    /// Encodes a value. An [`Encoded`] value is returned verbatim, whatever the codec.
     pub fn encode<V: Serialize + ?Sized>(self, value: &V) -> Result<Vec<u8>, CodecError> {
+        if let Ok(bytes) = value.serialize(EncodedSerializer) {
+            return Ok(bytes);
+        }
         match self {
             Codec::Bincode => bincode_options()
                 .serialize(value)
@@ -106,8 +113,12 @@ impl Codec {
         }
     }
 
-    /// Decodes a value; never reads or allocates far beyond `bytes.len()`.
+    /// Decodes a value; never reads or allocates far beyond `bytes.len()`. An [`Encoded`]
+    /// value receives the bytes verbatim, whatever the codec.
     pub fn decode<V: DeserializeOwned>(self, bytes: &[u8]) -> Result<V, CodecError> {
+        if let Ok(value) = V::deserialize(EncodedDeserializer(bytes)) {
+            return Ok(value);
+        }
         match self {
             Codec::Bincode => bincode_options()
                 // The limit bounds every length prefix by what is really there, so a
@@ -445,6 +456,277 @@ impl<'de> de::Deserializer<'de> for TextDeserializer {
     }
 }
 
+/// A value in its stored form: the object's bytes exactly as the dictionary's codec wrote
+/// them, passed through every codec verbatim.
+///
+/// `S3Dict<Encoded>`, `MemDict<Encoded>` or a file dictionary of `Encoded` values with the
+/// `bincode` codec read and write the `.bincode` objects byte for byte, as they would be for
+/// the real value type; likewise for `json` (the JSON text), `text` (the text, not checked
+/// to be UTF-8) and `raw`. Writing `Encoded(codec.encode(&v)?)` and reading a `V` gives
+/// `v`, and writing `v` and reading `Encoded` gives `codec.encode(&v)?`. This lets tools
+/// copy, export or print the values of any dictionary without knowing their type.
+///
+/// Only a top-level `Encoded` is verbatim: inside another value (a `Vec<Encoded>`, a struct
+/// field) it is an ordinary byte string.
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use persidict::prelude::*;
+/// use persidict::Encoded;
+///
+/// // What a `Vec<u32>` dictionary with the json codec stores, and reads back.
+/// assert_eq!(Codec::Json.encode(&vec![1u32, 2])?, b"[1,2]");
+/// assert_eq!(Codec::Json.decode::<Encoded>(b"[1,2]")?, Encoded(b"[1,2]".to_vec()));
+/// assert_eq!(Codec::Json.decode::<Vec<u32>>(&Codec::Json.encode(&Encoded(b"[3]".to_vec()))?)?, [3]);
+///
+/// let d = MemDict::<Encoded>::new().with_codec(Codec::Bincode);
+/// let k = Key::try_from("k")?;
+/// d.put(&k, Encoded(Codec::Bincode.encode(&42u64)?)).await?;
+/// assert_eq!(Codec::Bincode.decode::<u64>(d.get(&k).await?.as_bytes())?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Encoded(pub Vec<u8>);
+
+/// The newtype name by which the codecs recognise [`Encoded`].
+const ENCODED_NAME: &str = "persidict::Encoded";
+
+impl Encoded {
+    /// The stored bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The stored bytes, by value.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+impl From<Vec<u8>> for Encoded {
+    fn from(bytes: Vec<u8>) -> Self {
+        Encoded(bytes)
+    }
+}
+
+impl From<Encoded> for Vec<u8> {
+    fn from(e: Encoded) -> Self {
+        e.0
+    }
+}
+
+impl AsRef<[u8]> for Encoded {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Serializes a byte slice with `serialize_bytes`.
+struct BytesRef<'a>(&'a [u8]);
+
+impl Serialize for BytesRef<'_> {
+    fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
+impl Serialize for Encoded {
+    fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_struct(ENCODED_NAME, &BytesRef(&self.0))
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Encoded {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_newtype_struct(ENCODED_NAME, EncodedVisitor)
+    }
+}
+
+struct EncodedVisitor;
+
+impl<'de> Visitor<'de> for EncodedVisitor {
+    type Value = Encoded;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a byte string")
+    }
+
+    fn visit_newtype_struct<D: de::Deserializer<'de>>(self, d: D) -> Result<Encoded, D::Error> {
+        d.deserialize_byte_buf(self)
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Encoded, E> {
+        Ok(Encoded(v.to_vec()))
+    }
+
+    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Encoded, E> {
+        Ok(Encoded(v))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Encoded, A::Error> {
+        let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(b) = seq.next_element::<u8>()? {
+            bytes.push(b);
+        }
+        Ok(Encoded(bytes))
+    }
+}
+
+/// Not an [`Encoded`] value: the codec encodes or decodes it normally. No message, so that
+/// the check costs no allocation.
+fn not_encoded<T>() -> Result<T, CodecError> {
+    Err(CodecError(String::new()))
+}
+
+/// Rejects every serde method the macro lists, without a message.
+macro_rules! not_encoded {
+    ($($method:ident($($arg:ty),*);)*) => {
+        $(fn $method(self $(, _: $arg)*) -> Result<Self::Ok, CodecError> {
+            not_encoded()
+        })*
+    };
+}
+
+/// Gives the bytes of an [`Encoded`] value and refuses every other value at its first
+/// serde call, before any of its content is visited.
+struct EncodedSerializer;
+
+impl ser::Serializer for EncodedSerializer {
+    type Ok = Vec<u8>;
+    type Error = CodecError;
+    type SerializeSeq = Impossible<Vec<u8>, CodecError>;
+    type SerializeTuple = Impossible<Vec<u8>, CodecError>;
+    type SerializeTupleStruct = Impossible<Vec<u8>, CodecError>;
+    type SerializeTupleVariant = Impossible<Vec<u8>, CodecError>;
+    type SerializeMap = Impossible<Vec<u8>, CodecError>;
+    type SerializeStruct = Impossible<Vec<u8>, CodecError>;
+    type SerializeStructVariant = Impossible<Vec<u8>, CodecError>;
+    not_encoded! {
+        serialize_bool(bool);
+        serialize_i8(i8);
+        serialize_i16(i16);
+        serialize_i32(i32);
+        serialize_i64(i64);
+        serialize_u8(u8);
+        serialize_u16(u16);
+        serialize_u32(u32);
+        serialize_u64(u64);
+        serialize_f32(f32);
+        serialize_f64(f64);
+        serialize_char(char);
+        serialize_str(&str);
+        serialize_bytes(&[u8]);
+        serialize_none();
+        serialize_unit();
+        serialize_unit_struct(&'static str);
+        serialize_unit_variant(&'static str, u32, &'static str);
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<Vec<u8>, CodecError> {
+        not_encoded()
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<Vec<u8>, CodecError> {
+        if name == ENCODED_NAME {
+            value.serialize(RawSerializer)
+        } else {
+            not_encoded()
+        }
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<Vec<u8>, CodecError> {
+        not_encoded()
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, CodecError> {
+        not_encoded()
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, CodecError> {
+        not_encoded()
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, CodecError> {
+        not_encoded()
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, CodecError> {
+        not_encoded()
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, CodecError> {
+        not_encoded()
+    }
+
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStruct, CodecError> {
+        not_encoded()
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, CodecError> {
+        not_encoded()
+    }
+}
+
+/// Hands the object's bytes to an [`Encoded`] value and refuses every other type at its
+/// first serde call.
+struct EncodedDeserializer<'a>(&'a [u8]);
+
+impl<'de> de::Deserializer<'de> for EncodedDeserializer<'_> {
+    type Error = CodecError;
+
+    fn deserialize_any<W: Visitor<'de>>(self, _: W) -> Result<W::Value, CodecError> {
+        not_encoded()
+    }
+
+    fn deserialize_newtype_struct<W: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: W,
+    ) -> Result<W::Value, CodecError> {
+        if name == ENCODED_NAME {
+            visitor.visit_newtype_struct(RawDeserializer(self.0.to_vec()))
+        } else {
+            not_encoded()
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -489,5 +771,26 @@ mod tests {
         let hostile = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0x40, b'x'];
         assert!(Codec::Bincode.decode::<String>(&hostile).is_err());
         assert!(Codec::Bincode.decode::<Vec<u64>>(&hostile).is_err());
+    }
+
+    #[test]
+    fn encoded_is_verbatim_in_every_codec() {
+        let odd = Encoded(vec![0xff, 0, b'{']);
+        for c in [Codec::Bincode, Codec::Json, Codec::Raw, Codec::Text] {
+            assert_eq!(c.encode(&odd).unwrap(), odd.0, "{c}");
+            assert_eq!(c.decode::<Encoded>(&odd.0).unwrap(), odd, "{c}");
+        }
+        // Nested, it is an ordinary byte string.
+        let nested = Codec::Json.encode(&vec![Encoded(vec![1, 2])]).unwrap();
+        assert_eq!(nested, b"[[1,2]]");
+        assert_eq!(
+            Codec::Json.decode::<Vec<Encoded>>(&nested).unwrap(),
+            vec![Encoded(vec![1, 2])]
+        );
+        // Other newtypes are not mistaken for it.
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Other(Vec<u8>);
+        assert_eq!(Codec::Json.encode(&Other(vec![1])).unwrap(), b"[1]");
+        assert_eq!(Codec::Json.decode::<Other>(b"[1]").unwrap(), Other(vec![1]));
     }
 }

@@ -60,10 +60,11 @@ pub mod error;
 pub mod file;
 pub mod key;
 pub mod memory;
+pub mod open;
 #[cfg(feature = "s3")]
 pub mod s3;
 
-pub use codec::Codec;
+pub use codec::{Codec, Encoded};
 pub use cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
 pub use dict::{
     Capabilities, DictInfo, EntryMeta, PersiDict, PersiDictExt, RetryPolicy, Transformed, Value,
@@ -72,8 +73,9 @@ pub use error::{Capability, Error, Result};
 pub use file::{FileDict, FileDictBuilder};
 pub use key::{InvalidKey, Key, KeyRule};
 pub use memory::MemDict;
+pub use open::{open, Opened};
 #[cfg(feature = "s3")]
-pub use s3::{S3Dict, S3DictBuilder};
+pub use s3::{ProbeCheck, ProbeReport, ProbeVerdict, S3Dict, S3DictBuilder};
 
 /// Everything a typical user needs, for `use persidict::prelude::*`.
 pub mod prelude {

@@ -4,7 +4,57 @@
 mod common;
 
 use persidict::prelude::*;
-use persidict::{Capabilities, S3Dict};
+use persidict::{Capabilities, ProbeReport, ProbeVerdict, S3Dict};
+use ProbeVerdict::{Enforced, Ignored, Refused};
+
+const NAMES: [&str; 5] = [
+    "put_if_absent",
+    "put_if_match",
+    "delete_if_match",
+    "get_if_none_match",
+    "delete_if_exists",
+];
+
+/// A fresh probe report of `server` (on a dictionary with declared capabilities, to show
+/// that the report really probes), checked against `expected` verdicts in `NAMES` order.
+async fn report_matches(server: &str, expected: [ProbeVerdict; 5]) -> Option<ProbeReport> {
+    let s = common::server(server)?;
+    let d: S3Dict<u64> = common::builder(&s, "report")
+        .capabilities(Capabilities::ALL)
+        .build()
+        .await
+        .unwrap();
+    let before = d.stats().snapshot();
+    let report = d.probe_report().await.unwrap();
+    assert!(
+        d.stats().snapshot().since(&before).total() >= 8,
+        "the report probes even with declared capabilities"
+    );
+    println!("{server}:\n{report}");
+    let got: Vec<_> = report
+        .checks
+        .iter()
+        .map(|c| (c.capability, c.verdict))
+        .collect();
+    let want: Vec<_> = NAMES.into_iter().zip(expected).collect();
+    assert_eq!(got, want, "{report}");
+    // The verdicts decide the capabilities, as the shared probe does.
+    let caps = report.capabilities();
+    assert_eq!(
+        [
+            caps.put_if_absent,
+            caps.put_if_match,
+            caps.delete_if_match,
+            caps.get_if_none_match,
+            caps.delete_if_exists
+        ],
+        expected.map(|v| v == Enforced)
+    );
+    // The declared capabilities stay in force.
+    assert_eq!(d.capabilities().await.unwrap(), Capabilities::ALL);
+    assert_eq!(d.len().await.unwrap(), 0, "no probe object is visible");
+    Some(report)
+}
 
 async fn probe_fresh_bucket(server: &str) -> Option<(S3Dict<u64>, Capabilities)> {
     let s = common::server(server)?;
@@ -128,4 +178,36 @@ async fn declared_capabilities_skip_the_probe() {
     let before = d.stats().snapshot();
     assert_eq!(d.capabilities().await.unwrap(), Capabilities::ALL);
     assert_eq!(d.stats().snapshot().since(&before).total(), 0);
+}
+
+#[tokio::test]
+async fn seaweedfs_report_enforces_all_five() {
+    let Some(r) = report_matches("seaweedfs", [Enforced; 5]).await else {
+        return;
+    };
+    assert!(r.checks[0].answer.starts_with("412"), "{r}");
+    assert!(r.checks[3].answer.starts_with("304"), "{r}");
+}
+
+/// moto answers `412` to `DELETE If-Match: *` on an existing object: it compares the
+/// asterisk literally. Nothing is overwritten, but the request cannot be used, so the
+/// verdict is "refused" (not "ignored", which would mean it was applied regardless).
+#[tokio::test]
+async fn moto_report_refuses_if_match_star() {
+    let Some(r) = report_matches("moto", [Enforced, Enforced, Enforced, Enforced, Refused]).await
+    else {
+        return;
+    };
+    assert!(r.checks[4].answer.starts_with("412"), "{r}");
+    assert!(r.checks[4].answer.contains("object kept"), "{r}");
+}
+
+#[tokio::test]
+async fn rclone_report_ignores_conditional_writes() {
+    let Some(r) = report_matches("rclone", [Ignored, Ignored, Ignored, Enforced, Ignored]).await
+    else {
+        return;
+    };
+    assert!(r.checks[0].answer.contains("overwritten"), "{r}");
+    assert!(r.checks[2].answer.contains("deleted"), "{r}");
 }

@@ -50,6 +50,7 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
 
 use self::classify::{classify, Answer, Fate};
+pub use self::probe::{ProbeCheck, ProbeReport, ProbeVerdict};
 use self::stats::CountingInterceptor;
 pub use self::stats::{RequestKind, RequestStats, StatsSnapshot};
 use crate::codec::Codec;
@@ -253,7 +254,11 @@ impl Shared {
 
     async fn capabilities(&self, root: &str) -> Result<Capabilities> {
         self.capabilities
-            .get_or_try_init(|| probe::probe(self, root))
+            .get_or_try_init(|| async {
+                probe::probe(self, root)
+                    .await
+                    .map(|report| report.capabilities())
+            })
             .await
             .copied()
     }

@@ -1,0 +1,548 @@
+//! `persidict`: list, read, write, probe, export and import persidict dictionaries from the
+//! command line. Built with the `cli` feature.
+
+mod tree;
+
+use std::io::{IsTerminal, Read, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, Subcommand};
+use futures::TryStreamExt;
+use persidict::{Codec, Encoded, EntryMeta, Error, Key, Opened, PersiDict};
+use serde_json::json;
+
+const AFTER_HELP: &str = "\
+URLs:
+  s3://bucket/prefix?endpoint=URL&region=R&codec=C&digest_len=N&append_only=true&capabilities=aws
+  file:///abs/dir?codec=C&digest_len=N&append_only=true   (file://rel/dir: relative)
+  mem://?codec=C&append_only=true   (a new, empty dictionary for this one command)
+  Codecs: bincode (default), json, raw, text. Credentials come from the standard AWS
+  chain (AWS_ACCESS_KEY_ID, profiles, SSO, ...); AWS_ENDPOINT_URL is honoured.
+
+Keys are written a/b/c: parts of 1-200 characters from A-Z a-z 0-9 ( ) _ - ~ . =
+
+Values are the stored bytes, whatever the codec: `get` writes them to stdout verbatim
+(json: the JSON text, text: the text, raw and bincode: the bytes; a newline is added for
+json and text when stdout is a terminal); `put` stores VALUE (or stdin with `-`) verbatim,
+after checking that json is valid JSON and text is UTF-8. --hex reads and writes hex.
+
+Exit status: 0 done, 1 the operation failed (the error on stderr, one line), 2 usage error.";
+
+#[derive(Debug, Parser)]
+#[command(name = "persidict", version, about = "Read, write, list, probe, export and import persidict dictionaries (S3, files, memory).", after_help = AFTER_HELP)]
+struct Cli {
+    /// Machine-readable JSON output on stdout (and JSON request counts on stderr with --stats).
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print the S3 requests sent, by kind, on stderr when done.
+    #[arg(long, global = true)]
+    stats: bool,
+    /// No progress bars (they are also hidden when stderr is not a terminal).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the keys, sorted (with --long: key, size in bytes, last modified in RFC 3339
+    /// UTC, ETag).
+    Ls {
+        /// The dictionary URL.
+        url: String,
+        /// Show size, last-modified time and ETag.
+        #[arg(long, short)]
+        long: bool,
+    },
+    /// Print the stored value of KEY (exit status 1 if absent).
+    Get {
+        /// The dictionary URL.
+        url: String,
+        /// The key, as a/b/c.
+        key: String,
+        /// Print the bytes as lowercase hex.
+        #[arg(long)]
+        hex: bool,
+    },
+    /// Store VALUE (or stdin with `-`) under KEY, as the stored bytes.
+    Put {
+        /// The dictionary URL.
+        url: String,
+        /// The key, as a/b/c.
+        key: String,
+        /// The value, or `-` to read it from stdin.
+        value: String,
+        /// The value is hex (whitespace ignored).
+        #[arg(long)]
+        hex: bool,
+    },
+    /// Remove KEY (exit status 1 if absent, unless --force).
+    Rm {
+        /// The dictionary URL.
+        url: String,
+        /// The key, as a/b/c.
+        key: String,
+        /// An absent key is not an error.
+        #[arg(long, short)]
+        force: bool,
+    },
+    /// Print the number of entries.
+    Count {
+        /// The dictionary URL.
+        url: String,
+    },
+    /// Probe which conditional requests an S3 endpoint enforces, refuses or ignores (sends
+    /// about 12 requests on a scratch object, even with capabilities=aws).
+    Probe {
+        /// The dictionary URL.
+        url: String,
+    },
+    /// Copy every entry into a plain directory tree: DIR/<part>/.../<last part>.<ext>
+    /// holding the stored bytes (existing files are never overwritten). The tree is the
+    /// layout of file://DIR?digest_len=0 with the same codec.
+    Export {
+        /// The dictionary URL.
+        url: String,
+        /// The directory to write (created if needed).
+        dir: PathBuf,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        concurrency: u16,
+    },
+    /// Store every file of a tree written by `export` (the files ending in the URL codec's
+    /// extension) into the dictionary, overwriting existing keys.
+    Import {
+        /// The directory to read.
+        dir: PathBuf,
+        /// The dictionary URL.
+        url: String,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        concurrency: u16,
+    },
+}
+
+/// A failure of the command: one line on stderr and exit status 1.
+#[derive(Debug)]
+struct Failure(String);
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure(match e {
+            Error::NotFound { key } => format!("not found: key {key}"),
+            other => other.to_string(),
+        })
+    }
+}
+
+impl From<persidict::InvalidKey> for Failure {
+    fn from(e: persidict::InvalidKey) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+type Outcome = Result<(), Failure>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("persidict: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            // One line, whatever the error's own formatting.
+            let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("persidict: {line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Outcome {
+    let url = match &cli.command {
+        Command::Ls { url, .. }
+        | Command::Get { url, .. }
+        | Command::Put { url, .. }
+        | Command::Rm { url, .. }
+        | Command::Count { url }
+        | Command::Probe { url }
+        | Command::Export { url, .. }
+        | Command::Import { url, .. } => url.clone(),
+    };
+    let dict: Opened<Encoded> = Opened::open(&url).await?;
+    let result = command(&cli, &dict).await;
+    if cli.stats {
+        print_stats(&cli, &dict);
+    }
+    result
+}
+
+async fn command(cli: &Cli, dict: &Opened<Encoded>) -> Outcome {
+    let d = dict.as_dyn();
+    match &cli.command {
+        Command::Ls { long, .. } => ls(cli, d, *long).await,
+        Command::Get { key, hex, .. } => get(cli, d, &Key::parse_path(key)?, *hex).await,
+        Command::Put {
+            key, value, hex, ..
+        } => put(cli, d, &Key::parse_path(key)?, value, *hex).await,
+        Command::Rm { key, force, .. } => {
+            let key = Key::parse_path(key)?;
+            let removed = d.discard(&key).await?;
+            if !removed && !force {
+                return Err(Error::NotFound { key }.into());
+            }
+            if cli.json {
+                emit(&json!({ "key": key.to_string(), "removed": removed }));
+            }
+            Ok(())
+        }
+        Command::Count { .. } => {
+            let n = d.len().await?;
+            if cli.json {
+                emit(&json!({ "count": n }));
+            } else {
+                println!("{n}");
+            }
+            Ok(())
+        }
+        Command::Probe { .. } => probe(cli, dict).await,
+        Command::Export {
+            dir, concurrency, ..
+        } => {
+            let n = tree::export(d, dir, usize::from(*concurrency), progress_hidden(cli)).await?;
+            if cli.json {
+                emit(&json!({ "exported": n, "dir": dir.display().to_string() }));
+            } else {
+                println!("exported {n} entries to {}", dir.display());
+            }
+            Ok(())
+        }
+        Command::Import {
+            dir, concurrency, ..
+        } => {
+            let (n, skipped) =
+                tree::import(d, dir, usize::from(*concurrency), progress_hidden(cli)).await?;
+            if cli.json {
+                emit(
+                    &json!({ "imported": n, "skipped": skipped, "dir": dir.display().to_string() }),
+                );
+            } else {
+                println!(
+                    "imported {n} entries from {} ({skipped} other files skipped)",
+                    dir.display()
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn progress_hidden(cli: &Cli) -> bool {
+    cli.quiet || !std::io::stderr().is_terminal()
+}
+
+fn emit(value: &serde_json::Value) {
+    println!("{value}");
+}
+
+fn print_stats(cli: &Cli, dict: &Opened<Encoded>) {
+    match dict {
+        Opened::S3(d) => {
+            let s = d.stats().snapshot();
+            if cli.json {
+                let mut counts = serde_json::Map::new();
+                for kind in persidict::s3::RequestKind::ALL {
+                    counts.insert(kind.to_string(), json!(s.get(kind)));
+                }
+                eprintln!("{}", json!({ "requests": counts, "total": s.total() }));
+            } else {
+                eprintln!("requests: {s} (total {})", s.total());
+            }
+        }
+        _ => {
+            if cli.json {
+                eprintln!("{}", json!({ "requests": null, "total": 0 }));
+            } else {
+                eprintln!("requests: none (not an S3 dictionary)");
+            }
+        }
+    }
+}
+
+async fn ls(cli: &Cli, d: &dyn PersiDict<Encoded>, long: bool) -> Outcome {
+    let mut entries: Vec<EntryMeta> = d.list().try_collect().await?;
+    entries.sort_by(|a, b| a.key.cmp(&b.key));
+    let etag = |m: &EntryMeta| m.etag.as_ref().map(|e| e.as_str().to_owned());
+    if cli.json {
+        let items: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|m| {
+                if long {
+                    json!({
+                        "key": m.key.to_string(),
+                        "size": m.size,
+                        "last_modified": rfc3339(m.last_modified),
+                        "etag": etag(m),
+                    })
+                } else {
+                    json!(m.key.to_string())
+                }
+            })
+            .collect();
+        emit(&serde_json::Value::Array(items));
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    if !long {
+        for m in &entries {
+            let _ = writeln!(out, "{}", m.key);
+        }
+        return Ok(());
+    }
+    let rows: Vec<[String; 4]> = entries
+        .iter()
+        .map(|m| {
+            [
+                m.key.to_string(),
+                m.size.to_string(),
+                rfc3339(m.last_modified),
+                etag(m).unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let key_w = rows.iter().map(|r| r[0].len()).max().unwrap_or(0).max(3);
+    let size_w = rows.iter().map(|r| r[1].len()).max().unwrap_or(0).max(4);
+    let _ = writeln!(
+        out,
+        "{:<key_w$}  {:>size_w$}  {:<20}  ETAG",
+        "KEY", "SIZE", "LAST-MODIFIED"
+    );
+    for [key, size, modified, etag] in rows {
+        let _ = writeln!(
+            out,
+            "{key:<key_w$}  {size:>size_w$}  {modified:<20}  {etag}"
+        );
+    }
+    Ok(())
+}
+
+async fn get(cli: &Cli, d: &dyn PersiDict<Encoded>, key: &Key, hex: bool) -> Outcome {
+    let (value, etag) = d
+        .get_with_etag(key)
+        .await?
+        .ok_or_else(|| Error::NotFound { key: key.clone() })?;
+    let bytes = value.into_bytes();
+    let codec = d.info().codec;
+    if cli.json {
+        let mut out = json!({
+            "key": key.to_string(),
+            "codec": codec.name(),
+            "etag": etag.as_str(),
+            "size": bytes.len(),
+        });
+        let parsed_json = match codec {
+            Codec::Json if !hex => serde_json::from_slice::<serde_json::Value>(&bytes).ok(),
+            _ => None,
+        };
+        let text = match codec {
+            Codec::Text if !hex => std::str::from_utf8(&bytes).ok(),
+            _ => None,
+        };
+        if let Some(v) = parsed_json {
+            out["value"] = v;
+        } else if let Some(t) = text {
+            out["value"] = json!(t);
+        } else if hex {
+            out["value_hex"] = json!(data_encoding::HEXLOWER.encode(&bytes));
+        } else {
+            out["value_base64"] = json!(data_encoding::BASE64.encode(&bytes));
+        }
+        emit(&out);
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout().lock();
+    let write = if hex {
+        writeln!(stdout, "{}", data_encoding::HEXLOWER.encode(&bytes))
+    } else {
+        stdout.write_all(&bytes).and_then(|()| {
+            let textual = matches!(codec, Codec::Json | Codec::Text);
+            if textual && std::io::stdout().is_terminal() && !bytes.ends_with(b"\n") {
+                stdout.write_all(b"\n")
+            } else {
+                Ok(())
+            }
+        })
+    };
+    write
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Failure(format!("writing to stdout: {e}")))
+}
+
+async fn put(cli: &Cli, d: &dyn PersiDict<Encoded>, key: &Key, value: &str, hex: bool) -> Outcome {
+    let mut bytes = if value == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut buf)
+            .map_err(|e| Failure(format!("reading stdin: {e}")))?;
+        buf
+    } else {
+        value.as_bytes().to_vec()
+    };
+    if hex {
+        let digits: Vec<u8> = bytes
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        bytes = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(&digits)
+            .map_err(|e| Failure(format!("the value is not hex: {e}")))?;
+    }
+    let codec = d.info().codec;
+    match codec {
+        Codec::Json => {
+            // Stored as given (numbers keep their exact text), surrounding whitespace aside.
+            let start = bytes
+                .iter()
+                .position(|b| !b.is_ascii_whitespace())
+                .unwrap_or(bytes.len());
+            let end = bytes
+                .iter()
+                .rposition(|b| !b.is_ascii_whitespace())
+                .map_or(start, |i| i + 1);
+            bytes = bytes[start..end].to_vec();
+            serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_err(|e| {
+                Failure(format!(
+                    "the value is not valid JSON for the json codec: {e}"
+                ))
+            })?;
+        }
+        Codec::Text => {
+            std::str::from_utf8(&bytes).map_err(|e| {
+                Failure(format!(
+                    "the value is not UTF-8 text for the text codec: {e}"
+                ))
+            })?;
+        }
+        _ => {}
+    }
+    let size = bytes.len();
+    let etag = d.put(key, Encoded(bytes)).await?;
+    if cli.json {
+        emit(&json!({ "key": key.to_string(), "etag": etag.as_str(), "size": size }));
+    }
+    Ok(())
+}
+
+async fn probe(cli: &Cli, dict: &Opened<Encoded>) -> Outcome {
+    match dict {
+        Opened::S3(d) => {
+            let report = d.probe_report().await?;
+            if cli.json {
+                let checks: Vec<serde_json::Value> = report
+                    .checks
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "capability": c.capability,
+                            "request": c.request,
+                            "answer": c.answer,
+                            "verdict": c.verdict.name(),
+                        })
+                    })
+                    .collect();
+                emit(&json!({ "endpoint": report.endpoint, "probed": true, "checks": checks }));
+            } else {
+                print!("{report}");
+            }
+        }
+        other => {
+            let d = other.as_dyn();
+            let caps = d.capabilities().await?;
+            let info = d.info();
+            let rows = [
+                ("put_if_absent", caps.put_if_absent),
+                ("put_if_match", caps.put_if_match),
+                ("delete_if_match", caps.delete_if_match),
+                ("get_if_none_match", caps.get_if_none_match),
+                ("delete_if_exists", caps.delete_if_exists),
+            ];
+            let verdict = |on: bool| if on { "enforced" } else { "ignored" };
+            if cli.json {
+                let checks: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|(name, on)| json!({ "capability": name, "request": null, "answer": null, "verdict": verdict(*on) }))
+                    .collect();
+                emit(&json!({ "endpoint": info.location, "probed": false, "checks": checks }));
+            } else {
+                println!(
+                    "endpoint: {} ({} backend: not probed, conditions are checked in-process)",
+                    info.location, info.backend
+                );
+                println!("{:<18}  verdict", "capability");
+                for (name, on) in rows {
+                    println!("{name:<18}  {}", verdict(on));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `t` as RFC 3339 UTC to the second, e.g. `2024-05-01T12:00:00Z`.
+fn rfc3339(t: SystemTime) -> String {
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rfc3339_formats_utc() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let t = UNIX_EPOCH + Duration::from_secs(951_827_696); // a leap day
+        assert_eq!(rfc3339(t), "2000-02-29T12:34:56Z");
+        let t = UNIX_EPOCH + Duration::from_secs(4_102_444_799);
+        assert_eq!(rfc3339(t), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

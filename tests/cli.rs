@@ -1,0 +1,431 @@
+//! The `persidict` binary, run as a user runs it: on file:// and mem:// dictionaries and on
+//! every local S3 server.
+#![cfg(feature = "cli")]
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use persidict::prelude::*;
+use persidict::{Encoded, FileDict};
+
+/// Runs the binary with `args`, feeding `stdin`.
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_persidict"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("stdin written");
+    child.wait_with_output().expect("the binary ends")
+}
+
+/// Runs the binary and expects exit status 0; returns stdout.
+fn ok(args: &[&str]) -> Vec<u8> {
+    ok_in(args, b"")
+}
+
+fn ok_in(args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let out = run(args, stdin);
+    assert!(
+        out.status.success(),
+        "{args:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Runs the binary and expects exit status `code`; returns stderr.
+fn fails(args: &[&str], code: i32) -> String {
+    let out = run(args, b"");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{args:?}: stdout {:?}, stderr {:?}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stderr).expect("UTF-8 stderr")
+}
+
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).expect("UTF-8 stdout")
+}
+
+fn json(bytes: Vec<u8>) -> serde_json::Value {
+    serde_json::from_slice(&bytes).expect("JSON stdout")
+}
+
+fn file_url(dir: &Path, params: &str) -> String {
+    format!("file://{}?{params}", dir.display())
+}
+
+/// put then get returns the stored bytes for every codec; stdin and hex work; bad values
+/// for the codec are refused.
+#[test]
+fn file_put_get_round_trips_per_codec() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let u = file_url(dir, "codec=json");
+    ok(&["put", &u, "cfg/main", r#"{"port": 8080, "ratio": 0.1}"#]);
+    assert_eq!(
+        ok(&["get", &u, "cfg/main"]),
+        br#"{"port": 8080, "ratio": 0.1}"#
+    );
+    let got = json(ok(&["--json", "get", &u, "cfg/main"]));
+    assert_eq!(got["value"]["port"], 8080);
+    assert_eq!(got["key"], "cfg/main");
+    // Whitespace around the JSON text (a trailing newline from stdin) is not stored.
+    ok_in(&["put", &u, "cfg/b", "-"], b"[1, 2]\n");
+    assert_eq!(ok(&["get", &u, "cfg/b"]), b"[1, 2]");
+    assert!(fails(&["put", &u, "cfg/c", "{not json"], 1).contains("not valid JSON"));
+
+    let u = file_url(dir, "codec=text");
+    ok(&["put", &u, "greeting", "héllo wörld"]);
+    assert_eq!(text(ok(&["get", &u, "greeting"])), "héllo wörld");
+    assert_eq!(
+        json(ok(&["--json", "get", &u, "greeting"]))["value"],
+        "héllo wörld"
+    );
+    assert!(fails(&["put", &u, "bad", "--hex", "ff"], 1).contains("not UTF-8"));
+
+    let u = file_url(dir, "codec=raw");
+    let bytes: Vec<u8> = (0..=255).collect();
+    ok_in(&["put", &u, "blob", "-"], &bytes);
+    assert_eq!(ok(&["get", &u, "blob"]), bytes);
+    let hex = text(ok(&["get", &u, "blob", "--hex"]));
+    assert_eq!(hex.len(), 513);
+    assert!(
+        hex.starts_with("000102") && hex.ends_with("feff\n"),
+        "{hex}"
+    );
+    ok(&["put", &u, "h", "--hex", "00 ff 10"]);
+    assert_eq!(ok(&["get", &u, "h"]), [0, 0xff, 0x10]);
+    assert_eq!(ok(&["get", &u, "h", "--hex"]), b"00ff10\n");
+    let got = json(ok(&["--json", "get", &u, "h"]));
+    assert_eq!(got["value_base64"], "AP8Q");
+
+    // bincode: the bytes a typed dictionary wrote, verbatim, and readable by it after a put.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let typed: FileDict<Vec<u32>> = rt
+        .block_on(FileDict::builder(dir).codec(Codec::Bincode).build())
+        .unwrap();
+    let k = Key::parse_path("nums/a").unwrap();
+    rt.block_on(typed.put(&k, vec![1, 300, 70000])).unwrap();
+    let u = file_url(dir, "codec=bincode");
+    let stored = ok(&["get", &u, "nums/a"]);
+    assert_eq!(
+        stored,
+        Codec::Bincode.encode(&vec![1u32, 300, 70000]).unwrap()
+    );
+    ok_in(&["put", &u, "nums/b", "-"], &stored);
+    let k = Key::parse_path("nums/b").unwrap();
+    assert_eq!(rt.block_on(typed.get(&k)).unwrap(), vec![1, 300, 70000]);
+}
+
+#[test]
+fn file_ls_count_rm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let u = file_url(tmp.path(), "codec=text&digest_len=0");
+    assert_eq!(text(ok(&["count", &u])), "0\n");
+    for k in ["b/x", "a", "b/y.z"] {
+        ok(&["put", &u, k, "value"]);
+    }
+    assert_eq!(text(ok(&["ls", &u])), "a\nb/x\nb/y.z\n");
+    assert_eq!(
+        json(ok(&["ls", &u, "--json"])),
+        serde_json::json!(["a", "b/x", "b/y.z"])
+    );
+    let long = text(ok(&["ls", "--long", &u]));
+    let lines: Vec<&str> = long.lines().collect();
+    assert_eq!(lines.len(), 4, "{long}");
+    assert!(
+        lines[0].starts_with("KEY") && lines[0].contains("LAST-MODIFIED"),
+        "{long}"
+    );
+    let cols: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(cols[..2], ["a", "5"], "{long}");
+    assert!(
+        cols[2].ends_with('Z') && cols[2].len() == 20,
+        "RFC 3339 UTC: {long}"
+    );
+    let entries = json(ok(&["ls", "-l", "--json", &u]));
+    assert_eq!(entries[2]["key"], "b/y.z");
+    assert_eq!(entries[2]["size"], 5);
+    assert_eq!(json(ok(&["count", "--json", &u]))["count"], 3);
+
+    ok(&["rm", &u, "b/x"]);
+    assert_eq!(text(ok(&["count", &u])), "2\n");
+    assert!(fails(&["rm", &u, "b/x"], 1).contains("not found: key b/x"));
+    ok(&["rm", "-f", &u, "b/x"]);
+    assert_eq!(
+        json(ok(&["--json", "rm", "-f", &u, "b/x"]))["removed"],
+        serde_json::json!(false)
+    );
+    // The plain layout: digest_len=0 names are the keys.
+    assert!(tmp.path().join("b/y.z.txt").is_file());
+}
+
+#[test]
+fn file_errors_have_exit_codes_and_one_line_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let u = file_url(tmp.path(), "codec=json");
+    let e = fails(&["get", &u, "a/b"], 1);
+    assert_eq!(e.trim(), "persidict: not found: key a/b");
+    let e = fails(&["get", &u, "a//b"], 1);
+    assert!(
+        e.contains("invalid key part") && e.contains("must not be empty"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
+    let e = fails(&["put", &u, "../x", "1"], 1);
+    assert!(e.contains("invalid key part"), "{e}");
+    let e = fails(&["ls", "ftp://host/x"], 1);
+    assert!(e.contains("unknown scheme \"ftp\""), "{e}");
+    let e = fails(&["ls", &file_url(tmp.path(), "codec=yaml")], 1);
+    assert!(e.contains("unknown codec"), "{e}");
+    let e = fails(&["count", "s3://b?colour=red"], 1);
+    assert!(e.contains("unknown parameter \"colour\""), "{e}");
+    // Usage errors: exit status 2.
+    fails(&["frobnicate"], 2);
+    fails(&["get", &u], 2);
+    fails(&["export", &u, "d", "--concurrency", "0"], 2);
+    let e = fails(&["ls", &u, "--stats", "--bogus"], 2);
+    assert!(e.contains("--bogus"), "{e}");
+    assert!(!e.contains("panicked"));
+    // Stats on a non-S3 dictionary say there are none.
+    let out = run(&["count", &u, "--stats"], b"");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("requests: none"));
+}
+
+#[test]
+fn memory_urls_work_within_one_invocation() {
+    assert_eq!(text(ok(&["count", "mem://?codec=json"])), "0\n");
+    assert_eq!(text(ok(&["ls", "mem://"])), "");
+    let probe = text(ok(&["probe", "mem://"]));
+    assert!(probe.contains("not probed"), "{probe}");
+    assert_eq!(probe.matches("enforced").count(), 5, "{probe}");
+    let e = fails(&["count", "mem://named"], 1);
+    assert!(e.contains("takes no name"), "{e}");
+}
+
+#[test]
+fn file_export_import_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = file_url(&tmp.path().join("src"), "codec=json");
+    for i in 0..40 {
+        ok(&[
+            "put",
+            &src,
+            &format!("p{}/k{i}", i % 3),
+            &format!("{{\"i\":{i}}}"),
+        ]);
+    }
+    let out = tmp.path().join("out");
+    let out_s = out.to_str().unwrap();
+    let report = json(ok(&["--json", "export", &src, out_s, "--concurrency", "4"]));
+    assert_eq!(report["exported"], 40);
+    assert_eq!(
+        std::fs::read(out.join("p1/k1.json")).unwrap(),
+        br#"{"i":1}"#
+    );
+    // Export never overwrites.
+    assert!(fails(&["export", &src, out_s], 1).contains("already exists"));
+    // The tree is a FileDict with digest_len=0.
+    let as_dict = file_url(&out, "codec=json&digest_len=0");
+    assert_eq!(text(ok(&["count", &as_dict])), "40\n");
+
+    std::fs::write(out.join("README.md"), "not an entry").unwrap();
+    let dst = file_url(&tmp.path().join("dst"), "codec=json");
+    let report = json(ok(&["--json", "import", out_s, &dst]));
+    assert_eq!(
+        (report["imported"].as_u64(), report["skipped"].as_u64()),
+        (Some(40), Some(1))
+    );
+    assert_eq!(ok(&["ls", "--json", &src]), ok(&["ls", "--json", &dst]));
+    assert_eq!(ok(&["get", &dst, "p2/k38"]), br#"{"i":38}"#);
+}
+
+/// An S3 URL for `server` under a fresh prefix.
+fn s3_url(server: &common::Server, test: &str, params: &str) -> String {
+    format!(
+        "s3://{}/{}?endpoint={}&region=us-east-1&{params}",
+        common::BUCKET,
+        common::fresh_prefix(test),
+        server.url
+    )
+}
+
+fn s3_round_trip(server: &str) {
+    let Some(s) = common::server(server) else {
+        return;
+    };
+    let u = s3_url(&s, "cli", "codec=json&create_bucket=true");
+    ok(&["put", &u, "a/b", r#"{"x":1}"#]);
+    // Without create_bucket, so that only the operation's own requests are counted.
+    let u = u.replace("&create_bucket=true", "");
+    let out = run(&["--stats", "put", &u, "a/c", "[1]"], b"");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "requests: PUT=1 (total 1)"
+    );
+    let out = run(&["--stats", "--json", "get", &u, "a/b"], b"");
+    assert_eq!(json(out.stdout)["value"]["x"], 1);
+    let stats: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(
+        (stats["requests"]["GET"].as_u64(), stats["total"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let out = run(&["--stats", "count", &u], b"");
+    assert_eq!(text(out.stdout), "2\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "requests: LIST=1 (total 1)"
+    );
+    let entries = json(ok(&["ls", "-l", "--json", &u]));
+    assert_eq!(entries[0]["key"], "a/b");
+    assert_eq!(entries[0]["size"], 7);
+    assert!(entries[0]["etag"].as_str().unwrap().starts_with('"'));
+    ok(&["rm", &u, "a/b"]);
+    assert!(fails(&["get", &u, "a/b"], 1).contains("not found: key a/b"));
+    assert!(fails(&["rm", &u, "a/b"], 1).contains("not found: key a/b"));
+    assert_eq!(text(ok(&["ls", &u])), "a/c\n");
+}
+
+#[test]
+fn seaweedfs_cli_round_trip() {
+    s3_round_trip("seaweedfs");
+}
+
+#[test]
+fn moto_cli_round_trip() {
+    s3_round_trip("moto");
+}
+
+#[test]
+fn rclone_cli_round_trip() {
+    s3_round_trip("rclone");
+}
+
+/// `probe` sends real requests even with capabilities=aws, and prints each verdict.
+fn s3_probe(server: &str, verdicts: [&str; 5]) {
+    let Some(s) = common::server(server) else {
+        return;
+    };
+    let u = s3_url(&s, "probe", "capabilities=aws&create_bucket=true");
+    let table = text(ok(&["probe", &u]));
+    println!("{server}:\n{table}");
+    let names = [
+        "put_if_absent",
+        "put_if_match",
+        "delete_if_match",
+        "get_if_none_match",
+        "delete_if_exists",
+    ];
+    let rows: Vec<&str> = table.lines().skip(2).collect();
+    assert_eq!(rows.len(), 5, "{table}");
+    for ((row, name), verdict) in rows.iter().zip(names).zip(verdicts) {
+        assert!(row.starts_with(name), "{table}");
+        assert!(row.ends_with(verdict), "{name}: {table}");
+    }
+    let report = json(ok(&["probe", "--json", &u]));
+    let got: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, verdicts);
+    assert_eq!(report["probed"], true);
+    // Nothing of the probe is left for a dictionary to see.
+    assert_eq!(text(ok(&["count", &u])), "0\n");
+}
+
+#[test]
+fn seaweedfs_cli_probe_enforces_everything() {
+    s3_probe("seaweedfs", ["enforced"; 5]);
+}
+
+#[test]
+fn moto_cli_probe_refuses_if_match_star() {
+    s3_probe(
+        "moto",
+        ["enforced", "enforced", "enforced", "enforced", "refused"],
+    );
+}
+
+#[test]
+fn rclone_cli_probe_ignores_conditional_writes() {
+    s3_probe(
+        "rclone",
+        ["ignored", "ignored", "ignored", "enforced", "ignored"],
+    );
+}
+
+fn s3_export_import(server: &str) {
+    let Some(s) = common::server(server) else {
+        return;
+    };
+    let src = s3_url(&s, "export", "codec=bincode&create_bucket=true");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let typed: Box<dyn PersiDict<(String, u64)>> = rt.block_on(persidict::open(&src)).unwrap();
+    for i in 0..30u64 {
+        let k = Key::new([format!("g{}", i % 4), format!("k{i}")]).unwrap();
+        rt.block_on(typed.put(&k, (format!("v{i}"), i))).unwrap();
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tree");
+    let dir_s = dir.to_str().unwrap();
+    assert_eq!(
+        text(ok(&["export", "--quiet", &src, dir_s])),
+        format!("exported 30 entries to {dir_s}\n")
+    );
+    let dst = s3_url(&s, "import", "codec=bincode");
+    let report = json(ok(&["--json", "import", dir_s, &dst, "--concurrency", "8"]));
+    assert_eq!(report["imported"], 30);
+    let copy: Box<dyn PersiDict<(String, u64)>> = rt.block_on(persidict::open(&dst)).unwrap();
+    let k = Key::parse_path("g3/k7").unwrap();
+    assert_eq!(rt.block_on(copy.get(&k)).unwrap(), ("v7".to_string(), 7));
+    assert_eq!(rt.block_on(copy.len()).unwrap(), 30);
+    // Byte for byte: the same stored values, hence the same ETags (MD5 of the body).
+    let listing = |u: &str| {
+        let v = json(ok(&["ls", "-l", "--json", u]));
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["key"].clone(), e["etag"].clone(), e["size"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listing(&src), listing(&dst));
+    let raw: Box<dyn PersiDict<Encoded>> = rt.block_on(persidict::open(&dst)).unwrap();
+    assert_eq!(
+        rt.block_on(raw.get(&k)).unwrap().0,
+        Codec::Bincode.encode(&("v7", 7u64)).unwrap()
+    );
+}
+
+#[test]
+fn seaweedfs_cli_export_import_round_trip() {
+    s3_export_import("seaweedfs");
+}
+
+#[test]
+fn moto_cli_export_import_round_trip() {
+    s3_export_import("moto");
+}
+
+#[test]
+fn rclone_cli_export_import_round_trip() {
+    s3_export_import("rclone");
+}
