@@ -43,6 +43,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cached;
 pub mod codec;
 pub mod cond;
 #[cfg(feature = "contract")]
@@ -54,6 +55,7 @@ pub mod memory;
 #[cfg(feature = "s3")]
 pub mod s3;
 
+pub use cached::{CacheStore, CachedDict, CachedDictBuilder};
 pub use codec::Codec;
 pub use cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
 pub use dict::{
