@@ -38,6 +38,14 @@
 //! per [`Retrieve`]. A failed condition is a result, not an error.
 //! [`PersiDictExt::transform`] is the retrying read-modify-write loop built on them.
 //!
+//! ## Backends
+//! - [`MemDict`]: in memory, the reference implementation; for tests and caches.
+//! - [`FileDict`]: a local directory, one file per key in the same layout as a bucket;
+//!   every conditional operation is atomic across threads and processes (file locks).
+//!   Nothing to set up: the embedded default.
+//! - `S3Dict` (feature `s3`, on by default): Amazon S3 or any S3-compatible store, with
+//!   ETag-conditional requests where the server enforces them.
+//!
 //! ## Errors
 //! One [`Error`] type; see its variants for what each means and what to do.
 
@@ -50,6 +58,7 @@ pub mod cond;
 pub mod contract;
 pub mod dict;
 pub mod error;
+pub mod file;
 pub mod key;
 pub mod memory;
 #[cfg(feature = "s3")]
@@ -62,6 +71,7 @@ pub use dict::{
     Capabilities, DictInfo, EntryMeta, PersiDict, PersiDictExt, RetryPolicy, Transformed, Value,
 };
 pub use error::{Capability, Error, Result};
+pub use file::{FileDict, FileDictBuilder};
 pub use key::{InvalidKey, Key, KeyRule};
 pub use memory::MemDict;
 #[cfg(feature = "s3")]
@@ -70,7 +80,7 @@ pub use s3::{S3Dict, S3DictBuilder};
 /// Everything a typical user needs, for `use persidict::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        Codec, Condition, ETag, Error, Key, MemDict, Outcome, PersiDict, PersiDictExt, Retrieve,
-        Slot, Write,
+        Codec, Condition, ETag, Error, FileDict, Key, MemDict, Outcome, PersiDict, PersiDictExt,
+        Retrieve, Slot, Write,
     };
 }

@@ -1,0 +1,986 @@
+//! [`FileDict`]: the dictionary in a local directory, the crate's embedded default.
+//!
+//! # Layout
+//! One file per key, under the same object names as [`S3Dict`](crate::S3Dict) with an empty
+//! root prefix: `<dir>/<signed part 1>/.../<signed part n>.<codec extension>`. A directory
+//! written by a `FileDict` can be copied into a bucket (or the other way round) and read by
+//! the other backend. Files and directories the dictionary did not name — other extensions,
+//! signatures that do not verify, temporary files, the lock directory, anything else a user
+//! put there — are skipped by listings, never an error; reading a key whose file is corrupt
+//! gives [`Error::Decode`].
+//!
+//! # Atomicity
+//! Every mutation (`put`, `discard`, and every conditional operation) runs under an
+//! exclusive OS file lock ([`File::lock`]: `flock` on Unix, `LockFileEx` on Windows) on one
+//! of 64 *lock stripe* files `<dir>/.persidict#locks/NN.lock`, chosen by hashing the object
+//! name. The lock serialises mutations of one key across threads, tasks and OS processes,
+//! so a conditional write reads the current file, checks the condition and writes or
+//! deletes without a window for another writer; plain writes take the same lock so that
+//! they cannot slip into a conditional write's window. The OS releases the locks of a
+//! process that dies, so no stale lock survives a crash. Reads take no lock: files are
+//! replaced whole (see below), so a reader sees the old or the new content, never a mix.
+//! Every process must open the same root directory (not a subdirectory of it), since the
+//! lock stripes live at the root. Locks are advisory and local: use a local file system,
+//! not a network share whose locks are unreliable.
+//!
+//! # Writes
+//! A value is written to a temporary file `.persidict#<random>.tmp` in the target's
+//! directory (a name no listing picks up), flushed with `fsync`, renamed over the target,
+//! and the directory is `fsync`ed, so that after `put` returns the value survives a power
+//! loss and no partial file is ever visible under a key's name. Deletes unlink the file,
+//! `fsync` the directory and remove directories they leave empty; a writer that finds its
+//! directory removed meanwhile recreates it and tries again. A process killed during a write
+//! can leave a temporary file behind; it is ignored (and keeps its directory from being
+//! removed).
+//!
+//! # ETags
+//! An ETag is the quoted lowercase hex SHA-256 of the file's bytes (as S3 uses MD5): exact,
+//! strong, and different whenever the content differs; writing the same bytes again gives
+//! the same ETag, exactly as on S3. Metadata such as modification time and inode would be
+//! cheaper but is not safe (coarse timestamps, inode reuse). The cost: every operation that
+//! reports an ETag reads and hashes the whole file — `head`, `contains`, `etag`,
+//! `timestamp` and conditional operations included. Listings ([`PersiDict::list`]) report
+//! `etag: None` rather than read every file; size and modification time come from the file
+//! system.
+//!
+//! # Cost per operation
+//!
+//! | operation | file-system work |
+//! |---|---|
+//! | `get`, `get_if`, `head`, `contains`, `etag`, `timestamp` | open + read and hash the file (no lock) |
+//! | `put` | lock + temporary file, `fsync`, rename, directory `fsync` (append-only: + a `stat`) |
+//! | `discard`, `delete` | lock + unlink + directory `fsync` |
+//! | `put_if`, `setdefault_if`, `discard_if` | lock + read and hash + the write or unlink, if any |
+//! | `keys`, `len`, `list` | one directory listing per directory + a `stat` per file |
+//! | `values`, `items` | the listing + one read per entry, 32 at a time |
+//!
+//! Blocking file IO runs on tokio's blocking thread pool
+//! ([`spawn_blocking`](tokio::task::spawn_blocking)); an operation whose future is dropped
+//! still completes (or not) as a whole, since the blocking part cannot be interrupted.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write as _};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
+
+use crate::codec::Codec;
+use crate::cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
+use crate::dict::{Capabilities, DictInfo, EntryMeta, PersiDict, Value};
+use crate::error::{Error, Result};
+use crate::key::{unsign_part, Key, Naming, DEFAULT_DIGEST_LEN};
+
+/// The default largest value, in bytes (1 GiB, as for S3).
+pub const DEFAULT_MAX_VALUE_SIZE: u64 = 1 << 30;
+/// The directory of the lock stripes, under the root. `#` is not allowed in key parts, so
+/// no key can ever name it and listings never enter it.
+const LOCK_DIR: &str = ".persidict#locks";
+/// How many lock stripes there are.
+const LOCK_STRIPES: u64 = 64;
+/// The start of temporary file names (`#` keeps them out of every listing).
+const TEMP_PREFIX: &str = ".persidict#";
+/// How often a write is retried when a concurrent delete removed its directory.
+const MAX_WRITE_ATTEMPTS: u32 = 100;
+/// The read buffer for hashing files.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// State shared by a dictionary, its clones and its subdictionaries.
+#[derive(Debug)]
+struct Shared {
+    /// The absolute root directory.
+    root: PathBuf,
+    /// `file://<root>`, for messages.
+    location: String,
+    max_value_size: u64,
+}
+
+/// What a read of one file found.
+struct Snapshot {
+    etag: ETag,
+    size: u64,
+    modified: SystemTime,
+    /// The bytes, when the caller asked to keep them.
+    bytes: Option<Vec<u8>>,
+}
+
+/// What a locked update does once it has seen the current state.
+enum Action {
+    Keep,
+    Store(Vec<u8>),
+    Remove,
+}
+
+fn etag_of(hash: sha2::digest::Output<Sha256>) -> ETag {
+    ETag::new(format!("\"{hash:x}\""))
+}
+
+fn is_absent(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
+/// `fsync` of a directory, so that a rename or unlink in it is durable. A directory that
+/// is gone has nothing left to make durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        match File::open(dir).and_then(|d| d.sync_all()) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+impl Shared {
+    fn io_error(&self, operation: &str, path: &Path, e: io::Error) -> Error {
+        if e.kind() == io::ErrorKind::PermissionDenied {
+            Error::PermissionDenied {
+                endpoint: self.location.clone(),
+                operation: format!("{operation} {}", path.display()),
+                message: e.to_string(),
+            }
+        } else {
+            Error::Io {
+                path: format!("{} ({operation})", path.display()),
+                source: e,
+            }
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Takes the exclusive lock of the stripe of object `rel`; released when the returned
+    /// file is dropped (closed).
+    fn lock(&self, rel: &str) -> Result<File> {
+        let hash = Sha256::digest(rel.as_bytes());
+        let n = hash[..8]
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+            % LOCK_STRIPES;
+        let dir = self.root.join(LOCK_DIR);
+        let path = dir.join(format!("{n:02}.lock"));
+        let open = || {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+        };
+        let file = match open() {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(&dir).map_err(|e| self.io_error("create", &dir, e))?;
+                open().map_err(|e| self.io_error("open lock", &path, e))?
+            }
+            Err(e) => return Err(self.io_error("open lock", &path, e)),
+        };
+        file.lock().map_err(|e| self.io_error("lock", &path, e))?;
+        Ok(file)
+    }
+
+    /// Reads and hashes the file of `key`, keeping its bytes if `keep`. `None` when absent.
+    fn read(&self, rel: &str, key: &Key, keep: bool) -> Result<Option<Snapshot>> {
+        let path = self.path(rel);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(self.io_error("open", &path, e)),
+        };
+        // Metadata of the open file: the same inode the bytes come from, even if the file
+        // is replaced meanwhile.
+        let meta = file
+            .metadata()
+            .map_err(|e| self.io_error("stat", &path, e))?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        let too_large = |size| Error::ValueTooLarge {
+            key: key.clone(),
+            size,
+            max: self.max_value_size,
+        };
+        if meta.len() > self.max_value_size {
+            return Err(too_large(meta.len()));
+        }
+        let mut hasher = Sha256::new();
+        let mut bytes = keep.then(|| Vec::with_capacity(meta.len() as usize));
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut size = 0u64;
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.io_error("read", &path, e)),
+            };
+            size += n as u64;
+            if size > self.max_value_size {
+                // Someone is appending to the file in place (this crate never does).
+                return Err(too_large(size));
+            }
+            hasher.update(&buf[..n]);
+            if let Some(b) = &mut bytes {
+                b.extend_from_slice(&buf[..n]);
+            }
+        }
+        Ok(Some(Snapshot {
+            etag: etag_of(hasher.finalize()),
+            size,
+            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            bytes,
+        }))
+    }
+
+    /// Creates the missing directories between the root and the file `rel`, making each
+    /// new directory entry durable.
+    fn ensure_dirs(&self, rel: &str) -> Result<()> {
+        let Some((dirs, _)) = rel.rsplit_once('/') else {
+            return Ok(());
+        };
+        let parent = self.path(dirs);
+        if parent.is_dir() {
+            return Ok(());
+        }
+        fs::create_dir_all(&parent).map_err(|e| self.io_error("create", &parent, e))?;
+        let mut dir = self.root.clone();
+        sync_dir(&dir).map_err(|e| self.io_error("fsync", &dir, e))?;
+        for part in dirs.split('/') {
+            dir.push(part);
+            sync_dir(&dir).map_err(|e| self.io_error("fsync", &dir, e))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the file `rel` with `bytes`: temporary file, `fsync`, rename, directory
+    /// `fsync`. The caller holds the key's lock.
+    fn write(&self, rel: &str, bytes: &[u8]) -> Result<()> {
+        let target = self.path(rel);
+        let parent = target.parent().unwrap_or(&self.root).to_path_buf();
+        for attempt in 1..=MAX_WRITE_ATTEMPTS {
+            self.ensure_dirs(rel)?;
+            let tmp = parent.join(format!("{TEMP_PREFIX}{:016x}.tmp", fastrand::u64(..)));
+            let mut file = match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+                Ok(f) => f,
+                // A concurrent delete removed the (empty) directory: create it again.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < MAX_WRITE_ATTEMPTS => {
+                    continue
+                }
+                Err(e) => return Err(self.io_error("create", &tmp, e)),
+            };
+            let written = file.write_all(bytes).and_then(|()| file.sync_all());
+            drop(file);
+            if let Err(e) = written {
+                let _ = fs::remove_file(&tmp);
+                return Err(self.io_error("write", &tmp, e));
+            }
+            match fs::rename(&tmp, &target) {
+                Ok(()) => {
+                    return sync_dir(&parent).map_err(|e| self.io_error("fsync", &parent, e));
+                }
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    if e.kind() == io::ErrorKind::NotFound && attempt < MAX_WRITE_ATTEMPTS {
+                        continue;
+                    }
+                    return Err(self.io_error("rename", &target, e));
+                }
+            }
+        }
+        Err(self.io_error(
+            "write",
+            &target,
+            io::Error::other("its directory kept disappearing"),
+        ))
+    }
+
+    /// Unlinks the file `rel`; `false` when it was absent. Removes the directories it
+    /// leaves empty (never the root). The caller holds the key's lock.
+    fn remove(&self, rel: &str) -> Result<bool> {
+        let target = self.path(rel);
+        match fs::remove_file(&target) {
+            Ok(()) => {}
+            Err(e) if is_absent(&e) || e.kind() == io::ErrorKind::IsADirectory => {
+                return Ok(false)
+            }
+            Err(e) => return Err(self.io_error("remove", &target, e)),
+        }
+        let parent = target.parent().unwrap_or(&self.root);
+        sync_dir(parent).map_err(|e| self.io_error("fsync", parent, e))?;
+        // Best effort: a directory that is not empty (or that a writer is filling) stays.
+        let mut dirs: Vec<&str> = rel.split('/').collect();
+        dirs.pop();
+        while !dirs.is_empty() {
+            let dir = self.path(&dirs.join("/"));
+            if fs::remove_dir(&dir).is_err() {
+                break;
+            }
+            dirs.pop();
+            let _ = sync_dir(dir.parent().unwrap_or(&self.root));
+        }
+        Ok(true)
+    }
+
+    /// Runs one mutation of `rel` under its lock: reads the current state (keeping the bytes
+    /// if `keep`), lets `decide` choose, and applies the choice. Returns the state found and
+    /// the ETag afterwards.
+    fn update(
+        &self,
+        rel: &str,
+        key: &Key,
+        keep: bool,
+        decide: impl FnOnce(Option<&Snapshot>) -> Result<Action>,
+    ) -> Result<(Option<Snapshot>, Option<ETag>)> {
+        let _lock = self.lock(rel)?;
+        let before = self.read(rel, key, keep)?;
+        let after = match decide(before.as_ref())? {
+            Action::Keep => before.as_ref().map(|s| s.etag.clone()),
+            Action::Store(bytes) => {
+                self.write(rel, &bytes)?;
+                Some(etag_of(Sha256::digest(&bytes)))
+            }
+            Action::Remove => {
+                self.remove(rel)?;
+                None
+            }
+        };
+        Ok((before, after))
+    }
+}
+
+/// A dictionary whose entries are files in a local directory.
+///
+/// Build one with [`FileDict::builder`]. Clones and subdictionaries share the directory.
+/// Every conditional operation is atomic across threads and OS processes working on the
+/// same root directory (see the [module documentation](self) for the locking, the ETags
+/// and what each operation costs).
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use persidict::prelude::*;
+///
+/// let dir = std::env::temp_dir().join(format!("persidict-doc-{}", std::process::id()));
+/// let d: FileDict<u64> = FileDict::builder(&dir).build().await?;
+/// let k = Key::new(["counters", "visits"])?;
+/// d.put(&k, 1).await?;
+/// let t = d.transform(&k, |n| Write::Value(n.unwrap_or(0) + 1)).await?;
+/// assert_eq!(t.value, Some(2));
+/// d.clear().await?;
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), persidict::Error>(()) }).unwrap();
+/// ```
+pub struct FileDict<V> {
+    shared: Arc<Shared>,
+    naming: Arc<Naming>,
+    prefix: Vec<String>,
+    codec: Codec,
+    append_only: bool,
+    _values: PhantomData<fn() -> V>,
+}
+
+impl<V> Clone for FileDict<V> {
+    fn clone(&self) -> Self {
+        FileDict {
+            shared: Arc::clone(&self.shared),
+            naming: Arc::clone(&self.naming),
+            prefix: self.prefix.clone(),
+            codec: self.codec,
+            append_only: self.append_only,
+            _values: PhantomData,
+        }
+    }
+}
+
+impl<V> std::fmt::Debug for FileDict<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileDict")
+            .field("dir", &self.shared.root)
+            .field("prefix", &self.prefix)
+            .field("codec", &self.codec)
+            .field("digest_len", &self.naming.digest_len())
+            .field("append_only", &self.append_only)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FileDict<()> {
+    /// Starts configuring a dictionary in `dir`; the value type is chosen by
+    /// [`FileDictBuilder::build`].
+    pub fn builder(dir: impl Into<PathBuf>) -> FileDictBuilder {
+        FileDictBuilder {
+            dir: dir.into(),
+            codec: Codec::default(),
+            digest_len: DEFAULT_DIGEST_LEN,
+            append_only: false,
+            max_value_size: DEFAULT_MAX_VALUE_SIZE,
+        }
+    }
+}
+
+impl<V: Value> FileDict<V> {
+    /// A subdictionary as a `FileDict`, sharing the directory.
+    pub fn subdict(&self, prefix: &Key) -> FileDict<V> {
+        let mut d = self.clone();
+        d.prefix.extend_from_slice(prefix.parts());
+        d
+    }
+
+    /// The root directory (absolute) the dictionary was built on; a subdictionary reports
+    /// its parent's root.
+    pub fn dir(&self) -> &Path {
+        &self.shared.root
+    }
+
+    /// The file name of `key`, relative to the root directory, `/`-separated.
+    fn object_name(&self, key: &Key) -> Result<String> {
+        Ok(self.naming.object_name(&key.prefixed(&self.prefix))?)
+    }
+
+    fn encode(&self, key: &Key, value: &V) -> Result<Vec<u8>> {
+        let bytes = self.codec.encode_for(key, value)?;
+        if bytes.len() as u64 > self.shared.max_value_size {
+            return Err(Error::ValueTooLarge {
+                key: key.clone(),
+                size: bytes.len() as u64,
+                max: self.shared.max_value_size,
+            });
+        }
+        Ok(bytes)
+    }
+
+    fn decode(&self, key: &Key, bytes: &[u8]) -> Result<V> {
+        self.codec.decode_for(key, bytes)
+    }
+
+    /// The value slot after writing `bytes` ourselves (decoded before anything is written,
+    /// so that a value that does not round-trip stores nothing).
+    fn written_slot(&self, key: &Key, bytes: &[u8], retrieve: Retrieve) -> Result<Slot<V>> {
+        Ok(if retrieve == Retrieve::Always {
+            Slot::Present(self.decode(key, bytes)?)
+        } else {
+            Slot::NotRetrieved
+        })
+    }
+
+    /// The value slot of an entry that the operation left as it was.
+    fn report(
+        &self,
+        key: &Key,
+        found: Option<Snapshot>,
+        expected: Option<&ETag>,
+        retrieve: Retrieve,
+    ) -> Result<Slot<V>> {
+        Ok(match found {
+            None => Slot::Absent,
+            Some(s) if retrieve.wants_value(expected, Some(&s.etag)) => match s.bytes {
+                Some(bytes) => Slot::Present(self.decode(key, &bytes)?),
+                None => Slot::NotRetrieved,
+            },
+            Some(_) => Slot::NotRetrieved,
+        })
+    }
+
+    /// Runs `f` on the blocking thread pool; a panic there becomes an error.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&Shared) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let shared = Arc::clone(&self.shared);
+        match tokio::task::spawn_blocking(move || f(&shared)).await {
+            Ok(result) => result,
+            Err(e) => Err(Error::Backend {
+                endpoint: self.shared.location.clone(),
+                operation: operation.into(),
+                message: if e.is_panic() {
+                    "the file-system task panicked".into()
+                } else {
+                    "the file-system task was cancelled".into()
+                },
+            }),
+        }
+    }
+
+    /// Runs [`Shared::update`] on the blocking pool.
+    async fn update(
+        &self,
+        operation: &'static str,
+        key: &Key,
+        keep: bool,
+        decide: impl FnOnce(Option<&Snapshot>) -> Result<Action> + Send + 'static,
+    ) -> Result<(Option<Snapshot>, Option<ETag>)> {
+        let rel = self.object_name(key)?;
+        let key = key.clone();
+        self.blocking(operation, move |s| s.update(&rel, &key, keep, decide))
+            .await
+    }
+
+    /// The names of the subdirectories of `rel` (a directory prefix ending in `/` or
+    /// empty) that hold at least one entry of this dictionary, unsigned.
+    fn subdirs_with_entries(shared: &Shared, naming: &Naming, rel: &str) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let (_, subdirs) = read_level(shared, naming, rel, false)?;
+        for (part, sub) in subdirs {
+            // A depth-first search that stops at the first entry.
+            let mut pending = vec![sub];
+            while let Some(dir) = pending.pop() {
+                let (files, deeper) = read_level(shared, naming, &dir, true)?;
+                if !files.is_empty() {
+                    names.push(part);
+                    break;
+                }
+                pending.extend(deeper.into_iter().map(|(_, d)| d));
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// One directory of a listing: the files whose names parse as keys (with their metadata,
+/// when `files` is true) and the subdirectories whose names are signed parts, as
+/// `(part, relative prefix ending in /)`. A directory that vanished is empty.
+#[allow(clippy::type_complexity)]
+fn read_level(
+    shared: &Shared,
+    naming: &Naming,
+    rel: &str,
+    files: bool,
+) -> Result<(Vec<(Key, fs::Metadata)>, Vec<(String, String)>)> {
+    let path = shared.path(rel);
+    let mut found = Vec::new();
+    let mut subdirs = Vec::new();
+    let entries = match fs::read_dir(&path) {
+        Ok(entries) => entries,
+        Err(e) if is_absent(&e) => return Ok((found, subdirs)),
+        Err(e) => return Err(shared.io_error("list", &path, e)),
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) if is_absent(&e) => continue,
+            Err(e) => return Err(shared.io_error("list", &path, e)),
+        };
+        // Names that are not UTF-8 are not ours.
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            if let Some(part) = unsign_part(&name, naming.digest_len()) {
+                subdirs.push((part, format!("{rel}{name}/")));
+            }
+        } else if files {
+            let Some(key) = naming.parse_object_name(&format!("{rel}{name}")) else {
+                continue;
+            };
+            // Follows a symbolic link to a file; a file deleted meanwhile is skipped.
+            match fs::metadata(entry.path()) {
+                Ok(meta) if meta.is_file() => found.push((key, meta)),
+                Ok(_) => {}
+                Err(e) if is_absent(&e) => {}
+                Err(e) => return Err(shared.io_error("stat", &entry.path(), e)),
+            }
+        }
+    }
+    Ok((found, subdirs))
+}
+
+#[async_trait]
+impl<V: Value> PersiDict<V> for FileDict<V> {
+    fn info(&self) -> DictInfo {
+        let dir = self.naming.dir_prefix(&self.prefix);
+        let mut location = self.shared.location.clone();
+        if !dir.is_empty() {
+            location.push('/');
+            location.push_str(dir.trim_end_matches('/'));
+        }
+        DictInfo {
+            backend: "file",
+            location,
+            codec: self.codec,
+            append_only: self.append_only,
+        }
+    }
+
+    /// Everything is enforced, through file locks.
+    async fn capabilities(&self) -> Result<Capabilities> {
+        Ok(Capabilities::ALL)
+    }
+
+    async fn get_if(
+        &self,
+        key: &Key,
+        condition: Condition,
+        expected: Option<&ETag>,
+        retrieve: Retrieve,
+    ) -> Result<Outcome<V>> {
+        let rel = self.object_name(key)?;
+        let k = key.clone();
+        let keep = retrieve != Retrieve::Never;
+        let found = self
+            .blocking("get", move |s| s.read(&rel, &k, keep))
+            .await?;
+        let actual = found.as_ref().map(|s| s.etag.clone());
+        let satisfied = condition.holds(expected, actual.as_ref());
+        let value = self.report(key, found, expected, retrieve)?;
+        Ok(Outcome::unchanged(satisfied, actual, value))
+    }
+
+    async fn put_if(
+        &self,
+        key: &Key,
+        write: Write<V>,
+        condition: Condition,
+        expected: Option<&ETag>,
+        retrieve: Retrieve,
+    ) -> Result<Outcome<V>> {
+        if self.append_only && matches!(write, Write::DeleteCurrent) {
+            return Err(Error::append_only(key, "delete"));
+        }
+        let (bytes, written) = match &write {
+            Write::Value(v) => {
+                let bytes = self.encode(key, v)?;
+                let slot = self.written_slot(key, &bytes, retrieve)?;
+                (Some(bytes), Some(slot))
+            }
+            _ => (None, None),
+        };
+        let remove = matches!(write, Write::DeleteCurrent);
+        let expected_owned = expected.cloned();
+        let append_only = self.append_only;
+        let k = key.clone();
+        let (found, after) = self
+            .update("put_if", key, retrieve != Retrieve::Never, move |found| {
+                if !condition.holds(expected_owned.as_ref(), found.map(|s| &s.etag)) {
+                    return Ok(Action::Keep);
+                }
+                Ok(match bytes {
+                    Some(_) if append_only && found.is_some() => {
+                        return Err(Error::append_only(&k, "overwrite"))
+                    }
+                    Some(bytes) => Action::Store(bytes),
+                    None if remove => Action::Remove,
+                    None => Action::Keep,
+                })
+            })
+            .await?;
+        let actual = found.as_ref().map(|s| s.etag.clone());
+        if !condition.holds(expected, actual.as_ref()) {
+            let value = self.report(key, found, expected, retrieve)?;
+            return Ok(Outcome::unchanged(false, actual, value));
+        }
+        Ok(match written {
+            Some(value) => Outcome {
+                satisfied: true,
+                actual_etag: actual,
+                resulting_etag: after,
+                value,
+            },
+            None if remove => Outcome {
+                satisfied: true,
+                actual_etag: actual,
+                resulting_etag: None,
+                value: Slot::Absent,
+            },
+            None => {
+                let value = self.report(key, found, expected, retrieve)?;
+                Outcome::unchanged(true, actual, value)
+            }
+        })
+    }
+
+    async fn setdefault_if(
+        &self,
+        key: &Key,
+        default: V,
+        condition: Condition,
+        expected: Option<&ETag>,
+        retrieve: Retrieve,
+    ) -> Result<Outcome<V>> {
+        let bytes = self.encode(key, &default)?;
+        let written = self.written_slot(key, &bytes, retrieve)?;
+        let expected_owned = expected.cloned();
+        let (found, after) = self
+            .update(
+                "setdefault_if",
+                key,
+                retrieve != Retrieve::Never,
+                move |found| {
+                    Ok(
+                        match (found, condition.holds(expected_owned.as_ref(), None)) {
+                            (None, true) => Action::Store(bytes),
+                            _ => Action::Keep,
+                        },
+                    )
+                },
+            )
+            .await?;
+        let actual = found.as_ref().map(|s| s.etag.clone());
+        let satisfied = condition.holds(expected, actual.as_ref());
+        if !satisfied || found.is_some() {
+            let value = self.report(key, found, expected, retrieve)?;
+            return Ok(Outcome::unchanged(satisfied, actual, value));
+        }
+        Ok(Outcome {
+            satisfied: true,
+            actual_etag: None,
+            resulting_etag: after,
+            value: written,
+        })
+    }
+
+    async fn discard_if(
+        &self,
+        key: &Key,
+        condition: Condition,
+        expected: Option<&ETag>,
+    ) -> Result<Outcome<V>> {
+        if self.append_only {
+            return Err(Error::append_only(key, "delete"));
+        }
+        let expected_owned = expected.cloned();
+        let (found, _) = self
+            .update("discard_if", key, false, move |found| {
+                Ok(
+                    if condition.holds(expected_owned.as_ref(), found.map(|s| &s.etag)) {
+                        Action::Remove
+                    } else {
+                        Action::Keep
+                    },
+                )
+            })
+            .await?;
+        let actual = found.as_ref().map(|s| s.etag.clone());
+        if !condition.holds(expected, actual.as_ref()) {
+            let value = if actual.is_some() {
+                Slot::NotRetrieved
+            } else {
+                Slot::Absent
+            };
+            return Ok(Outcome::unchanged(false, actual, value));
+        }
+        Ok(Outcome {
+            satisfied: true,
+            actual_etag: actual,
+            resulting_etag: None,
+            value: Slot::Absent,
+        })
+    }
+
+    async fn put(&self, key: &Key, value: V) -> Result<ETag> {
+        let rel = self.object_name(key)?;
+        let bytes = self.encode(key, &value)?;
+        let append_only = self.append_only;
+        let k = key.clone();
+        self.blocking("put", move |s| {
+            let _lock = s.lock(&rel)?;
+            if append_only && s.path(&rel).is_file() {
+                return Err(Error::append_only(&k, "overwrite"));
+            }
+            s.write(&rel, &bytes)?;
+            Ok(etag_of(Sha256::digest(&bytes)))
+        })
+        .await
+    }
+
+    async fn discard(&self, key: &Key) -> Result<bool> {
+        if self.append_only {
+            return Err(Error::append_only(key, "delete"));
+        }
+        let rel = self.object_name(key)?;
+        self.blocking("discard", move |s| {
+            let _lock = s.lock(&rel)?;
+            s.remove(&rel)
+        })
+        .await
+    }
+
+    async fn head(&self, key: &Key) -> Result<Option<EntryMeta>> {
+        let rel = self.object_name(key)?;
+        let k = key.clone();
+        let found = self
+            .blocking("head", move |s| s.read(&rel, &k, false))
+            .await?;
+        Ok(found.map(|s| EntryMeta {
+            key: key.clone(),
+            etag: Some(s.etag),
+            size: s.size,
+            last_modified: s.modified,
+        }))
+    }
+
+    /// Walks the directory tree depth-first, one directory at a time (memory is bounded by
+    /// the largest directory plus the pending subdirectories). Entries report `etag: None`:
+    /// computing it would read every file; use [`PersiDict::etag`] or `head` for one key.
+    fn list(&self) -> BoxStream<'_, Result<EntryMeta>> {
+        let start = self.naming.dir_prefix(&self.prefix);
+        stream::unfold(Some(vec![start]), move |pending| async move {
+            let mut pending = pending?;
+            while let Some(dir) = pending.pop() {
+                let naming = Arc::clone(&self.naming);
+                let level = self
+                    .blocking("list", move |s| read_level(s, &naming, &dir, true))
+                    .await;
+                match level {
+                    Ok((files, subdirs)) => {
+                        // Reversed so that the walk visits subdirectories in listing order.
+                        pending.extend(subdirs.into_iter().rev().map(|(_, d)| d));
+                        let entries: Vec<EntryMeta> = files
+                            .into_iter()
+                            .filter_map(|(key, meta)| {
+                                Some(EntryMeta {
+                                    key: key.strip_prefix(&self.prefix)?,
+                                    etag: None,
+                                    size: meta.len(),
+                                    last_modified: meta
+                                        .modified()
+                                        .unwrap_or(SystemTime::UNIX_EPOCH),
+                                })
+                            })
+                            .collect();
+                        if !entries.is_empty() {
+                            return Some((Ok(entries), Some(pending)));
+                        }
+                    }
+                    Err(e) => return Some((Err(e), None)),
+                }
+            }
+            None
+        })
+        .map_ok(|entries| stream::iter(entries.into_iter().map(Ok)))
+        .try_flatten()
+        .boxed()
+    }
+
+    fn get_subdict(&self, prefix: &Key) -> Result<Box<dyn PersiDict<V>>> {
+        Ok(Box::new(self.subdict(prefix)))
+    }
+
+    /// The names of the subdirectories that hold at least one entry (directories left
+    /// without entries, for example by a crashed writer's temporary file, are not named).
+    async fn subdicts(&self) -> Result<Vec<String>> {
+        let start = self.naming.dir_prefix(&self.prefix);
+        let naming = Arc::clone(&self.naming);
+        self.blocking("subdicts", move |s| {
+            Self::subdirs_with_entries(s, &naming, &start)
+        })
+        .await
+    }
+}
+
+/// Configures and builds a [`FileDict`].
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct FileDictBuilder {
+    dir: PathBuf,
+    codec: Codec,
+    digest_len: usize,
+    append_only: bool,
+    max_value_size: u64,
+}
+
+impl FileDictBuilder {
+    /// The value codec (default: bincode). Its extension ends every file name, so
+    /// dictionaries of different codecs in one directory do not see each other's entries.
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// The signature length of key parts (default 4; 0 = unsigned names, Python persidict's
+    /// layout). Note that most file systems limit a file name to 255 bytes: a 200-character
+    /// part with a long signature and extension can pass that and gives [`Error::Io`].
+    pub fn digest_len(mut self, digest_len: usize) -> Self {
+        self.digest_len = digest_len;
+        self
+    }
+
+    /// Values can be inserted, never overwritten or removed (default: off).
+    pub fn append_only(mut self, on: bool) -> Self {
+        self.append_only = on;
+        self
+    }
+
+    /// The largest value accepted or read, in bytes (default 1 GiB); larger values give
+    /// [`Error::ValueTooLarge`].
+    pub fn max_value_size(mut self, bytes: u64) -> Self {
+        self.max_value_size = bytes;
+        self
+    }
+
+    /// Builds the dictionary, creating the directory (and its parents) if missing.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a `digest_len` over 52 or a path that is not a directory;
+    /// [`Error::Io`] or [`Error::PermissionDenied`] when the directory cannot be created.
+    pub async fn build<V: Value>(self) -> Result<FileDict<V>> {
+        let naming = Naming::new("", self.digest_len, self.codec.extension())
+            .map_err(|e| Error::Config(format!("digest_len {}: {e}", self.digest_len)))?;
+        let dir = self.dir;
+        let root = tokio::task::spawn_blocking(move || -> Result<PathBuf> {
+            let io = |operation: &str, e: io::Error| {
+                if e.kind() == io::ErrorKind::PermissionDenied {
+                    Error::PermissionDenied {
+                        endpoint: format!("file://{}", dir.display()),
+                        operation: operation.to_owned(),
+                        message: e.to_string(),
+                    }
+                } else {
+                    Error::Io {
+                        path: format!("{} ({operation})", dir.display()),
+                        source: e,
+                    }
+                }
+            };
+            fs::create_dir_all(&dir).map_err(|e| io("create", e))?;
+            let root = fs::canonicalize(&dir).map_err(|e| io("canonicalize", e))?;
+            if !root.is_dir() {
+                return Err(Error::Config(format!(
+                    "{} is not a directory",
+                    root.display()
+                )));
+            }
+            Ok(root)
+        })
+        .await
+        .map_err(|e| Error::Backend {
+            endpoint: "file".into(),
+            operation: "build".into(),
+            message: format!("the file-system task failed: {e}"),
+        })??;
+        let location = format!("file://{}", root.display());
+        Ok(FileDict {
+            shared: Arc::new(Shared {
+                root,
+                location,
+                max_value_size: self.max_value_size,
+            }),
+            naming: Arc::new(naming),
+            prefix: Vec::new(),
+            codec: self.codec,
+            append_only: self.append_only,
+            _values: PhantomData,
+        })
+    }
+}
+
+/// Checks at compile time that dictionaries can move between tasks.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<FileDict<u64>>();
+};
