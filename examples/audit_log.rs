@@ -2,7 +2,7 @@
 //! keys; nothing can be overwritten; a reader lists the events in time order.
 //!
 //! ```text
-//! cargo run --example audit_log                      # in memory
+//! cargo run --example audit_log                      # files in a temporary directory
 //! cargo run --example audit_log -- 's3://bucket/prefix?endpoint=http://127.0.0.1:8333'
 //! ```
 //!
@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::TryStreamExt;
 use persidict::prelude::*;
-use persidict::S3DictBuilder;
+use persidict::{FileDict, S3DictBuilder};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +54,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<bool, Error> {
+    let tmp = tempfile::tempdir().map_err(|e| Error::Config(e.to_string()))?;
     let log: Arc<dyn PersiDict<Event>> = match std::env::args().nth(1) {
         Some(url) => Arc::new(
             S3DictBuilder::from_url(&url)?
@@ -62,7 +63,12 @@ async fn run() -> Result<bool, Error> {
                 .build()
                 .await?,
         ),
-        None => Arc::new(MemDict::new().with_append_only(true)),
+        None => Arc::new(
+            FileDict::builder(tmp.path())
+                .append_only(true)
+                .build()
+                .await?,
+        ),
     };
     println!("audit log: {}", log.info().location);
 

@@ -2,7 +2,7 @@
 //! insert-if-absent computes it; everybody else waits for the stored result.
 //!
 //! ```text
-//! cargo run --example cas_cache                      # in memory
+//! cargo run --example cas_cache                      # files in a temporary directory
 //! cargo run --example cas_cache -- 's3://bucket/prefix?endpoint=http://127.0.0.1:8333'
 //! ```
 //!
@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use persidict::prelude::*;
-use persidict::{CachedDict, S3Dict, S3DictBuilder};
+use persidict::{CachedDict, FileDict, S3Dict, S3DictBuilder};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -110,9 +110,10 @@ async fn run() -> Result<bool, Error> {
         ),
         None => None,
     };
+    let tmp = tempfile::tempdir().map_err(|e| Error::Config(e.to_string()))?;
     let inner: Box<dyn PersiDict<Memo>> = match &s3 {
         Some(d) => Box::new(d.clone()),
-        None => Box::new(MemDict::new()),
+        None => Box::new(FileDict::builder(tmp.path()).build().await?),
     };
     let dict = Arc::new(CachedDict::new(inner));
     println!("dictionary: {}", dict.info().location);

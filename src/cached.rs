@@ -98,8 +98,8 @@ impl CacheStore {
         }
     }
 
-    /// A store kept in `dict`, typically a local
-    /// [`FileDict`](https://docs.rs/persidict) so that the cache survives restarts. Entries
+    /// A store kept in `dict`, typically a local [`FileDict`](crate::FileDict) so that
+    /// the cache survives restarts and is shared by processes. Entries
     /// live under one top-level key part per namespace (`c` + 32 hex digits). The store is
     /// not bounded by the cache: it holds what `dict` holds.
     ///

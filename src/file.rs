@@ -312,9 +312,7 @@ impl Shared {
         let target = self.path(rel);
         match fs::remove_file(&target) {
             Ok(()) => {}
-            Err(e) if is_absent(&e) || e.kind() == io::ErrorKind::IsADirectory => {
-                return Ok(false)
-            }
+            Err(e) if is_absent(&e) || e.kind() == io::ErrorKind::IsADirectory => return Ok(false),
             Err(e) => return Err(self.io_error("remove", &target, e)),
         }
         let parent = target.parent().unwrap_or(&self.root);

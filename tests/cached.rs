@@ -7,7 +7,7 @@ use persidict::cached::{CacheEntry, CacheStore};
 use persidict::contract::{Fixture, FixtureOptions};
 use persidict::prelude::*;
 use persidict::s3::RequestKind;
-use persidict::{CachedDict, S3Dict, Value};
+use persidict::{CachedDict, FileDict, S3Dict, Value};
 
 /// Every dictionary of one fixture shares one small cache store (so that namespacing and
 /// eviction are exercised by the whole suite).
@@ -54,6 +54,37 @@ mod cached_memory_dict_store {
         store: CacheStore::dict(MemDict::<CacheEntry>::new()),
         trust_append_only: false,
     });
+}
+
+/// The cache store a `FileDict` of [`CacheEntry`] in a temporary directory.
+mod cached_memory_file_store {
+    use super::*;
+
+    struct FileStoreFixture {
+        _dir: tempfile::TempDir,
+        inner: CachedMemFixture,
+    }
+
+    #[async_trait::async_trait]
+    impl Fixture for FileStoreFixture {
+        async fn open<V: Value>(&self, options: FixtureOptions) -> Box<dyn PersiDict<V>> {
+            self.inner.open(options).await
+        }
+    }
+
+    async fn fixture() -> Result<FileStoreFixture, Error> {
+        let dir = tempfile::tempdir().map_err(|e| Error::Config(e.to_string()))?;
+        let store = FileDict::builder(dir.path()).build::<CacheEntry>().await?;
+        Ok(FileStoreFixture {
+            _dir: dir,
+            inner: CachedMemFixture {
+                store: CacheStore::dict(store),
+                trust_append_only: false,
+            },
+        })
+    }
+
+    persidict::contract_tests!(async { fixture().await });
 }
 
 struct CachedS3Fixture {
@@ -332,6 +363,49 @@ mod cached_seaweedfs_requests {
         let err = d.put(&written, "again".into()).await.unwrap_err();
         assert!(matches!(err, Error::AppendOnly { .. }), "{err}");
         assert_eq!(d.get(&written).await.unwrap(), "w");
+    }
+
+    /// A `FileDict` store outlives the process's dictionaries: a new `CachedDict` on a new
+    /// client finds the entry and revalidates it with one `304`.
+    #[tokio::test]
+    async fn a_file_store_survives_a_restart() {
+        let Some((d, _)) = open("cached-file-store").await else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = || async {
+            CacheStore::dict(
+                FileDict::builder(dir.path())
+                    .build::<CacheEntry>()
+                    .await
+                    .unwrap(),
+            )
+        };
+        let remote = d.inner().clone();
+        let first = CachedDict::builder(remote.clone())
+            .store(store().await)
+            .build::<String>();
+        let k = Key::parse_path("a/b").unwrap();
+        let etag = first.put(&k, "v".into()).await.unwrap();
+        drop(first);
+
+        let server = common::server("seaweedfs").unwrap();
+        let again: S3Dict<String> = common::builder(&server, "unused")
+            .root_prefix(remote_root(&remote))
+            .build()
+            .await
+            .unwrap();
+        let second = CachedDict::builder(again)
+            .store(store().await)
+            .build::<String>();
+        let before = snap(&second);
+        assert_eq!(
+            second.get_with_etag(&k).await.unwrap(),
+            Some(("v".into(), etag))
+        );
+        assert_eq!(snap(&second).since(&before).total(), 1);
+        assert_eq!(second.stats().snapshot().revalidated, 1, "answered 304");
+        assert_eq!(second.stats().snapshot().misses, 0);
     }
 
     #[tokio::test]

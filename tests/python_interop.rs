@@ -223,8 +223,10 @@ async fn empty_root_prefix_both_ways() {
     };
     let bucket = format!("persidict-interop-{:08x}", fastrand::u32(..));
     let data = data_set();
-    let (from_python, from_rust): (BTreeMap<_, _>, BTreeMap<_, _>) =
-        data.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
+    let (from_python, from_rust): (BTreeMap<_, _>, BTreeMap<_, _>) = data
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| i.is_multiple_of(2));
     let strip = |m: BTreeMap<usize, (String, Json)>| -> BTreeMap<String, Json> {
         m.into_values().collect()
     };
