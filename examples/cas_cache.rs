@@ -155,7 +155,7 @@ async fn run() -> Result<bool, Error> {
     }
     let cache = dict.stats().snapshot();
     println!(
-        "cache: {} reads answered after revalidation (304), {} refreshed, {} misses",
+        "cache: {} reads answered from the cache after revalidation, {} refreshed, {} misses",
         cache.revalidated, cache.refreshed, cache.misses
     );
     println!(

@@ -257,7 +257,8 @@ pub struct CacheStats {
 #[non_exhaustive]
 pub struct CacheStatsSnapshot {
     /// Reads answered from the cache after the wrapped dictionary confirmed the cached ETag
-    /// without sending the value (`304 Not Modified` on S3).
+    /// and reported the value as not retrieved: on S3 a `304 Not Modified` without a body
+    /// (servers that ignore `If-None-Match`, such as moto, send the body anyway).
     pub revalidated: u64,
     /// Reads of a cached key that had changed: the wrapped dictionary sent the new value
     /// (or reported the key absent), and the cache was updated.
