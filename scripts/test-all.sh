@@ -29,6 +29,13 @@ cargo run --quiet --example cas_counter -- \
     "s3://persidict-examples/cas-$RANDOM?endpoint=http://127.0.0.1:8333" 4 25
 cargo run --quiet --example cas_counter -- \
     "s3://persidict-examples/cas-$RANDOM?endpoint=http://127.0.0.1:5000" 4 25
+for example in cas_cache audit_log; do
+    cargo run --quiet --example "$example"
+    for endpoint in http://127.0.0.1:8333 http://127.0.0.1:5000; do
+        cargo run --quiet --example "$example" -- \
+            "s3://persidict-examples/$example-$RANDOM?endpoint=$endpoint"
+    done
+done
 # On a server that ignores conditional headers the counter must refuse to run.
 if cargo run --quiet --example cas_counter -- \
     "s3://persidict-examples/cas-$RANDOM?endpoint=http://127.0.0.1:8090" 2 2; then

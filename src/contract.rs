@@ -1630,7 +1630,7 @@ fn record(i: u32) -> Record {
         id: i,
         name: format!("record {i} — ünïcode ✓"),
         tags: vec!["a".into(), "b \"quoted\"".into()],
-        score: (i % 2 == 0).then_some(-(i as i64)),
+        score: i.is_multiple_of(2).then_some(-(i as i64)),
         nested: BTreeMap::from([("k".to_owned(), vec![0, 1, 255])]),
     }
 }

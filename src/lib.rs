@@ -51,6 +51,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cached;
 pub mod codec;
 pub mod cond;
 #[cfg(feature = "contract")]
@@ -64,6 +65,7 @@ pub mod open;
 #[cfg(feature = "s3")]
 pub mod s3;
 
+pub use cached::{CacheStore, CachedDict, CachedDictBuilder};
 pub use codec::{Codec, Encoded};
 pub use cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
 pub use dict::{
