@@ -151,6 +151,25 @@ impl Codec {
         })
     }
 
+    /// [`Codec::encode_for`], refusing encodings over `max` bytes with
+    /// [`Error::ValueTooLarge`] (the limit of the backends that store objects).
+    pub(crate) fn encode_within<V: Serialize + ?Sized>(
+        self,
+        key: &Key,
+        value: &V,
+        max: u64,
+    ) -> crate::Result<Vec<u8>> {
+        let bytes = self.encode_for(key, value)?;
+        if bytes.len() as u64 > max {
+            return Err(Error::ValueTooLarge {
+                key: key.clone(),
+                size: bytes.len() as u64,
+                max,
+            });
+        }
+        Ok(bytes)
+    }
+
     /// [`Codec::decode`] for the value of `key`, as the crate's [`Error::Decode`].
     pub(crate) fn decode_for<V: DeserializeOwned>(
         self,

@@ -753,15 +753,8 @@ impl<V: Value> S3Dict<V> {
     }
 
     fn encode(&self, key: &Key, value: &V) -> Result<Vec<u8>> {
-        let bytes = self.codec.encode_for(key, value)?;
-        if bytes.len() as u64 > self.shared.max_value_size {
-            return Err(Error::ValueTooLarge {
-                key: key.clone(),
-                size: bytes.len() as u64,
-                max: self.shared.max_value_size,
-            });
-        }
-        Ok(bytes)
+        self.codec
+            .encode_within(key, value, self.shared.max_value_size)
     }
 
     fn decode(&self, key: &Key, bytes: &[u8]) -> Result<V> {
