@@ -116,9 +116,35 @@ impl Codec {
     /// Decodes a value; never reads or allocates far beyond `bytes.len()`. An [`Encoded`]
     /// value receives the bytes verbatim, whatever the codec.
     pub fn decode<V: DeserializeOwned>(self, bytes: &[u8]) -> Result<V, CodecError> {
-        if let Ok(value) = V::deserialize(EncodedDeserializer(bytes)) {
+        if let Ok(value) = V::deserialize(EncodedDeserializer::Borrowed(bytes)) {
             return Ok(value);
         }
+        self.decode_typed(bytes)
+    }
+
+    /// [`Codec::decode`] from an owned buffer. The `raw` and `text` codecs and [`Encoded`]
+    /// values take the buffer over instead of copying it, so a large byte or string value
+    /// is never copied on its way from the object body to the caller.
+    pub fn decode_owned<V: DeserializeOwned>(self, bytes: Vec<u8>) -> Result<V, CodecError> {
+        let mut slot = Some(bytes);
+        if let Ok(value) = V::deserialize(EncodedDeserializer::Owned(&mut slot)) {
+            return Ok(value);
+        }
+        // The slot is only emptied by a successful `Encoded` decode.
+        let bytes = slot.unwrap_or_default();
+        match self {
+            Codec::Raw => V::deserialize(RawDeserializer(bytes)),
+            Codec::Text => {
+                let s = String::from_utf8(bytes)
+                    .map_err(|e| CodecError(format!("not UTF-8 text: {}", e.utf8_error())))?;
+                V::deserialize(TextDeserializer(s))
+            }
+            Codec::Bincode | Codec::Json => self.decode_typed(&bytes),
+        }
+    }
+
+    /// Decodes a value that is not an [`Encoded`].
+    fn decode_typed<V: DeserializeOwned>(self, bytes: &[u8]) -> Result<V, CodecError> {
         match self {
             Codec::Bincode => bincode_options()
                 // The limit bounds every length prefix by what is really there, so a
@@ -176,11 +202,25 @@ impl Codec {
         key: &Key,
         bytes: &[u8],
     ) -> crate::Result<V> {
-        self.decode(bytes).map_err(|e| Error::Decode {
+        self.decode(bytes).map_err(|e| self.decode_error(key, e))
+    }
+
+    /// [`Codec::decode_owned`] for the value of `key`, as the crate's [`Error::Decode`].
+    pub(crate) fn decode_owned_for<V: DeserializeOwned>(
+        self,
+        key: &Key,
+        bytes: Vec<u8>,
+    ) -> crate::Result<V> {
+        self.decode_owned(bytes)
+            .map_err(|e| self.decode_error(key, e))
+    }
+
+    fn decode_error(self, key: &Key, e: CodecError) -> Error {
+        Error::Decode {
             key: key.clone(),
             codec: self.name(),
             reason: e.0,
-        })
+        }
     }
 }
 
@@ -717,8 +757,14 @@ impl ser::Serializer for EncodedSerializer {
 }
 
 /// Hands the object's bytes to an [`Encoded`] value and refuses every other type at its
-/// first serde call.
-struct EncodedDeserializer<'a>(&'a [u8]);
+/// first serde call. An owned buffer is taken out of its slot only for an `Encoded` value,
+/// so a refusal leaves it for the codec.
+enum EncodedDeserializer<'a> {
+    /// Bytes to copy.
+    Borrowed(&'a [u8]),
+    /// A buffer to take over.
+    Owned(&'a mut Option<Vec<u8>>),
+}
 
 impl<'de> de::Deserializer<'de> for EncodedDeserializer<'_> {
     type Error = CodecError;
@@ -733,7 +779,11 @@ impl<'de> de::Deserializer<'de> for EncodedDeserializer<'_> {
         visitor: W,
     ) -> Result<W::Value, CodecError> {
         if name == ENCODED_NAME {
-            visitor.visit_newtype_struct(RawDeserializer(self.0.to_vec()))
+            let bytes = match self {
+                EncodedDeserializer::Borrowed(bytes) => bytes.to_vec(),
+                EncodedDeserializer::Owned(slot) => slot.take().unwrap_or_default(),
+            };
+            visitor.visit_newtype_struct(RawDeserializer(bytes))
         } else {
             not_encoded()
         }

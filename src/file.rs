@@ -75,8 +75,7 @@ use crate::dict::{Capabilities, DictInfo, EntryMeta, PersiDict, Value};
 use crate::error::{Error, Result};
 use crate::key::{unsign_part, Key, Naming, DEFAULT_DIGEST_LEN};
 
-/// The default largest value, in bytes (1 GiB, as for S3).
-pub const DEFAULT_MAX_VALUE_SIZE: u64 = 1 << 30;
+pub use crate::dict::DEFAULT_MAX_VALUE_SIZE;
 /// The directory of the lock stripes, under the root. `#` is not allowed in key parts, so
 /// no key can ever name it and listings never enter it.
 const LOCK_DIR: &str = ".persidict#locks";
@@ -479,7 +478,7 @@ impl<V: Value> FileDict<V> {
         Ok(match found {
             None => Slot::Absent,
             Some(s) if retrieve.wants_value(expected, Some(&s.etag)) => match s.bytes {
-                Some(bytes) => Slot::Present(self.decode(key, &bytes)?),
+                Some(bytes) => Slot::Present(self.codec.decode_owned_for(key, bytes)?),
                 None => Slot::NotRetrieved,
             },
             Some(_) => Slot::NotRetrieved,

@@ -137,7 +137,8 @@ fn parse_codec(url: &str, value: &str) -> Result<Codec> {
         .map_err(|e: crate::codec::CodecError| bad(url, &format!("codec={value:?}: {e}")))
 }
 
-fn parse_flag(url: &str, name: &str, value: &str) -> Result<bool> {
+/// A boolean URL parameter: `true`/`1`/`yes` or `false`/`0`/`no`.
+pub(crate) fn parse_flag(url: &str, name: &str, value: &str) -> Result<bool> {
     match value {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),

@@ -83,6 +83,26 @@ proptest! {
     }
 
     #[test]
+    fn owned_and_borrowed_decoding_agree(b in prop::collection::vec(any::<u8>(), 0..64)) {
+        // Whatever the bytes, decoding from an owned buffer gives what decoding from a
+        // slice gives: the same value, or an error with the same message.
+        fn agree<V: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
+            codec: Codec,
+            b: &[u8],
+        ) -> Result<(), TestCaseError> {
+            prop_assert_eq!(codec.decode_owned::<V>(b.to_vec()), codec.decode::<V>(b), "{}", codec);
+            Ok(())
+        }
+        for codec in [Codec::Bincode, Codec::Json, Codec::Raw, Codec::Text] {
+            agree::<Sample>(codec, &b)?;
+            agree::<Vec<u8>>(codec, &b)?;
+            agree::<String>(codec, &b)?;
+            agree::<persidict::Encoded>(codec, &b)?;
+            agree::<Option<u16>>(codec, &b)?;
+        }
+    }
+
+    #[test]
     fn decoding_garbage_fails_cleanly(b in prop::collection::vec(any::<u8>(), 0..64)) {
         for codec in [Codec::Bincode, Codec::Json, Codec::Raw, Codec::Text] {
             // Only the absence of a panic (or a runaway allocation) matters here.

@@ -46,6 +46,7 @@ use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumVal
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_sdk_s3::Client;
+use bytes::{Buf, Bytes};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
 
@@ -63,8 +64,7 @@ use crate::key::{Key, Naming, DEFAULT_DIGEST_LEN};
 const WRITE_ID: &str = "persidict-write-id";
 /// How often a conditional write is retried after a 409 conflict or a changed actual ETag.
 const MAX_WRITE_ATTEMPTS: u32 = 50;
-/// The default largest value, in bytes.
-pub const DEFAULT_MAX_VALUE_SIZE: u64 = 1 << 30;
+pub use crate::dict::DEFAULT_MAX_VALUE_SIZE;
 
 /// State shared by a dictionary, its clones and its subdictionaries.
 pub(crate) struct Shared {
@@ -212,16 +212,18 @@ impl Shared {
         }
         let etag = self.etag_of("GET", out.e_tag())?;
         let write_id = out.metadata().and_then(|m| m.get(WRITE_ID)).cloned();
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| Error::Backend {
-                endpoint: self.endpoint.clone(),
-                operation: "GET".into(),
-                message: format!("reading the body of {key}: {e}"),
-            })?
-            .to_vec();
+        let body = out.body.collect().await.map_err(|e| Error::Backend {
+            endpoint: self.endpoint.clone(),
+            operation: "GET".into(),
+            message: format!("reading the body of {key}: {e}"),
+        })?;
+        // One copy of the received segments into the buffer the codec takes over
+        // (`AggregatedBytes::to_vec` would collect byte by byte).
+        let mut contiguous = Vec::with_capacity(body.remaining());
+        for segment in body.into_segments() {
+            contiguous.extend_from_slice(&segment);
+        }
+        let body = contiguous;
         if body.len() as u64 > self.max_value_size {
             return Err(Error::ValueTooLarge {
                 key: key.clone(),
@@ -331,7 +333,7 @@ impl Shared {
         &self,
         key: &Key,
         name: &str,
-        body: &[u8],
+        body: &Bytes,
         pre: Pre<'_>,
         write_id: &str,
         content_type: &str,
@@ -359,7 +361,7 @@ impl Shared {
                 .key(name)
                 .content_type(content_type)
                 .metadata(WRITE_ID, write_id)
-                .body(ByteStream::from(body.to_vec()));
+                .body(ByteStream::from(body.clone()));
             if enforced {
                 request = match pre {
                     Pre::None => request,
@@ -752,20 +754,18 @@ impl<V: Value> S3Dict<V> {
             .strip_prefix(&self.prefix)
     }
 
-    fn encode(&self, key: &Key, value: &V) -> Result<Vec<u8>> {
+    /// The body of `value`, shared (not copied) by every attempt to send it.
+    fn encode(&self, key: &Key, value: &V) -> Result<Bytes> {
         self.codec
             .encode_within(key, value, self.shared.max_value_size)
-    }
-
-    fn decode(&self, key: &Key, bytes: &[u8]) -> Result<V> {
-        self.codec.decode_for(key, bytes)
+            .map(Bytes::from)
     }
 
     async fn put_bytes(
         &self,
         key: &Key,
         name: &str,
-        bytes: &[u8],
+        bytes: &Bytes,
         pre: Pre<'_>,
         id: &str,
     ) -> Result<Option<ETag>> {
@@ -820,7 +820,7 @@ impl<V: Value> S3Dict<V> {
                 let value = match found.body {
                     // A 304, or a server that ignored If-None-Match and sent the same object.
                     _ if !retrieve.wants_value(expected, Some(&found.etag)) => Slot::NotRetrieved,
-                    Some(body) => Slot::Present(self.decode(key, &body)?),
+                    Some(body) => Slot::Present(self.codec.decode_owned_for(key, body)?),
                     None => Slot::NotRetrieved,
                 };
                 Observation {
@@ -851,7 +851,7 @@ impl<V: Value> S3Dict<V> {
     /// The value slot after writing `bytes` ourselves.
     fn written_slot(&self, key: &Key, bytes: &[u8], retrieve: Retrieve) -> Result<Slot<V>> {
         Ok(if retrieve == Retrieve::Always {
-            Slot::Present(self.decode(key, bytes)?)
+            Slot::Present(self.codec.decode_for(key, bytes)?)
         } else {
             Slot::NotRetrieved
         })
@@ -1400,11 +1400,7 @@ impl S3DictBuilder {
             return Err(bad("no bucket name".into()));
         }
         let mut b = S3DictBuilder::new(bucket.to_owned()).root_prefix(prefix);
-        let flag = |name: &str, v: &str| match v {
-            "true" | "1" | "yes" => Ok(true),
-            "false" | "0" | "no" => Ok(false),
-            _ => Err(bad(format!("{name}={v:?} is not true or false"))),
-        };
+        let flag = |name: &str, v: &str| crate::open::parse_flag(url, name, v);
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             b =
