@@ -8,6 +8,10 @@
 //! bench_compare rss <endpoint> <bucket> <prefix> keys|values
 //! ```
 //!
+//! `BENCH_ONLY` (optional, comma-separated) limits `run` to the sections or operations
+//! named: `small`, `large`, `bulk`, `counter`, or an operation's name (`get`, `contains`,
+//! `put_if(Same)`, …).
+//!
 //! Each operation is measured for both implementations in alternating rounds (crate first,
 //! then raw first, …) after a warmup. Client CPU is this process's user+system time from
 //! `getrusage`; requests come from counting interceptors on each client.
@@ -23,6 +27,7 @@ use aws_sdk_s3::config::{
     RuntimeComponents,
 };
 use aws_sdk_s3::error::BoxError;
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_sdk_s3::Client;
@@ -227,11 +232,7 @@ impl Ctx {
     }
 
     async fn raw_put(&self, name: &str, body: Bytes) -> Res<String> {
-        let out = self
-            .raw
-            .put_object()
-            .bucket(&self.bucket)
-            .key(name)
+        let out = raw_put_request(&self.raw, &self.bucket, name)
             .body(ByteStream::from(body))
             .send()
             .await?;
@@ -312,18 +313,22 @@ async fn single_crate(c: &Ctx, op: Op, size: usize, n: usize, tag: &str) -> Res<
     };
     let stale = ETag::from(STALE);
     let d = &d;
+    // The values the operations take by value, made before the clock starts (the raw
+    // calls share one `Bytes`), so that copying them is not counted as the crate's work.
+    let mut values: Vec<Blob> = vec![v; n];
     let work = async {
         for (i, k) in ks.iter().enumerate() {
+            let v = std::mem::take(&mut values[i]);
             match op {
                 Op::Get => ensure(d.get(k).await?.0.len() == size, "get: wrong size")?,
-                Op::Put => drop(d.put(k, v.clone()).await?),
+                Op::Put => drop(d.put(k, v).await?),
                 Op::Contains => ensure(d.contains(k).await?, "contains: absent")?,
                 Op::Delete => d.delete(k).await?,
                 Op::PutIfSame => {
                     let o = d
                         .put_if(
                             k,
-                            Write::Value(v.clone()),
+                            Write::Value(v),
                             Condition::Same,
                             Some(&etags[i]),
                             Retrieve::Never,
@@ -335,7 +340,7 @@ async fn single_crate(c: &Ctx, op: Op, size: usize, n: usize, tag: &str) -> Res<
                     let o = d
                         .put_if(
                             k,
-                            Write::Value(v.clone()),
+                            Write::Value(v),
                             Condition::Changed,
                             Some(&stale),
                             Retrieve::Never,
@@ -355,10 +360,9 @@ async fn single_crate(c: &Ctx, op: Op, size: usize, n: usize, tag: &str) -> Res<
                         .await?;
                     ensure(o.value.is_present(), "get_if miss did not fetch")?
                 }
-                Op::SetdefaultAbsent | Op::SetdefaultPresent => ensure(
-                    d.setdefault(k, v.clone()).await?.0.len() == size,
-                    "setdefault",
-                )?,
+                Op::SetdefaultAbsent | Op::SetdefaultPresent => {
+                    ensure(d.setdefault(k, v).await?.0.len() == size, "setdefault")?
+                }
                 Op::Transform => {
                     let t = d
                         .transform(k, |cur| {
@@ -407,10 +411,7 @@ async fn single_raw(c: &Ctx, op: Op, size: usize, n: usize, tag: &str) -> Res<Sa
                         .await?;
                 }
                 Op::PutIfSame => {
-                    c.raw
-                        .put_object()
-                        .bucket(b)
-                        .key(name)
+                    raw_put_request(&c.raw, b, name)
                         .if_match(&etags[i])
                         .body(ByteStream::from(body.clone()))
                         .send()
@@ -420,10 +421,7 @@ async fn single_raw(c: &Ctx, op: Op, size: usize, n: usize, tag: &str) -> Res<Sa
                     let h = c.raw.head_object().bucket(b).key(name).send().await?;
                     let actual = h.e_tag().unwrap_or_default();
                     ensure(actual != STALE, "unchanged")?;
-                    c.raw
-                        .put_object()
-                        .bucket(b)
-                        .key(name)
+                    raw_put_request(&c.raw, b, name)
                         .if_match(actual)
                         .body(ByteStream::from(body.clone()))
                         .send()
@@ -453,11 +451,7 @@ async fn single_raw(c: &Ctx, op: Op, size: usize, n: usize, tag: &str) -> Res<Sa
                     ensure(out.body.collect().await?.into_bytes().len() == size, "miss")?
                 }
                 Op::SetdefaultAbsent | Op::SetdefaultPresent => {
-                    let r = c
-                        .raw
-                        .put_object()
-                        .bucket(b)
-                        .key(name)
+                    let r = raw_put_request(&c.raw, b, name)
                         .if_none_match("*")
                         .body(ByteStream::from(body.clone()))
                         .send()
@@ -476,10 +470,7 @@ async fn single_raw(c: &Ctx, op: Op, size: usize, n: usize, tag: &str) -> Res<Sa
                     if let Some(x) = next.first_mut() {
                         *x = x.wrapping_add(1);
                     }
-                    c.raw
-                        .put_object()
-                        .bucket(b)
-                        .key(name)
+                    raw_put_request(&c.raw, b, name)
                         .if_match(etag)
                         .body(ByteStream::from(next))
                         .send()
@@ -531,7 +522,7 @@ async fn single_ops(
     rounds: usize,
     rows: &mut Vec<Row>,
 ) -> Res<()> {
-    for op in Op::ALL {
+    for op in Op::ALL.into_iter().filter(|op| selected(op.name())) {
         let mut acc = [Sample::default(), Sample::default()];
         for round in 0..rounds {
             let order = if round % 2 == 0 {
@@ -552,6 +543,25 @@ async fn single_ops(
         rows.push(row(op.name(), Imp::Raw, size, acc[1], ""));
     }
     Ok(())
+}
+
+/// Whether `BENCH_ONLY` (unset: everything) selects a section or a single-key operation.
+/// Naming only operations runs them in both single-key sections; naming only sections
+/// runs every operation of those.
+fn selected(name: &str) -> bool {
+    const SECTIONS: [&str; 4] = ["small", "large", "bulk", "counter"];
+    let Ok(only) = std::env::var("BENCH_ONLY") else {
+        return true;
+    };
+    let items: Vec<&str> = only.split(',').map(str::trim).collect();
+    let any_section = items.iter().any(|i| SECTIONS.contains(i));
+    let any_op = items.iter().any(|i| !SECTIONS.contains(i));
+    items.contains(&name)
+        || if SECTIONS.contains(&name) {
+            !any_section && matches!(name, "small" | "large")
+        } else {
+            !any_op
+        }
 }
 
 fn op_slug(op: Op) -> String {
@@ -578,6 +588,7 @@ async fn bulk_ops(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
     c.raw_fill(&names, &body, 64).await?;
     let n = BULK_N as u64;
     let note = "per key, 10k keys";
+    let inflight = d.concurrency();
     // Non-destructive operations: two alternating rounds each.
     for (op, rounds) in [("len", 2), ("keys", 2), ("values", 2), ("get_many", 1)] {
         let mut acc = [Sample::default(), Sample::default()];
@@ -631,7 +642,7 @@ async fn bulk_ops(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
                     }
                     ("values", Imp::Raw) => {
                         c.measure(imp, n, async {
-                            // LIST pages, GETs of each page's objects with 32 in flight.
+                            // LIST pages, GETs of each page's objects, as many in flight as the crate.
                             let mut pages = c
                                 .raw
                                 .list_objects_v2()
@@ -649,7 +660,7 @@ async fn bulk_ops(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
                                     .map(|k| c.raw_get(k))
                                     .collect();
                                 bytes += futures::stream::iter(gets)
-                                    .buffer_unordered(32)
+                                    .buffer_unordered(inflight)
                                     .try_fold(
                                         0usize,
                                         |acc, (v, _)| async move { Ok(acc + v.len()) },
@@ -671,7 +682,7 @@ async fn bulk_ops(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
                         c.measure(imp, n, async {
                             let gets: Vec<_> = names.iter().map(|k| c.raw_get(k)).collect();
                             let got: Vec<_> = futures::stream::iter(gets)
-                                .buffered(32)
+                                .buffered(inflight)
                                 .try_collect()
                                 .await?;
                             ensure(got.len() == BULK_N, "get_many")
@@ -804,10 +815,7 @@ async fn contended(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
                         let etag = out.e_tag().unwrap_or_default().to_owned();
                         let body = out.body.collect().await?.into_bytes();
                         let n: u64 = std::str::from_utf8(&body)?.parse()?;
-                        let r = raw
-                            .put_object()
-                            .bucket(&bucket)
-                            .key(&name)
+                        let r = raw_put_request(&raw, &bucket, &name)
                             .if_match(etag)
                             .body(ByteStream::from((n + 1).to_string().into_bytes()))
                             .send()
@@ -857,6 +865,17 @@ async fn contended(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
     Ok(())
 }
 
+/// A PUT carrying what the crate's PUTs carry: the content type and a random write id in
+/// the user metadata (so the HEAD and GET answers are alike too).
+fn raw_put_request(client: &Client, bucket: &str, name: &str) -> PutObjectFluentBuilder {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(name)
+        .content_type("application/octet-stream")
+        .metadata("persidict-write-id", format!("{:032x}", fastrand::u128(..)))
+}
+
 async fn raw_client(endpoint: &str, counter: Arc<AtomicU64>) -> Client {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
@@ -872,8 +891,13 @@ async fn raw_client(endpoint: &str, counter: Arc<AtomicU64>) -> Client {
     Client::from_conf(conf)
 }
 
+/// The dictionary under test; `BENCH_CONCURRENCY` overrides its default requests in flight.
 async fn open(endpoint: &str, bucket: &str, prefix: &str) -> Res<S3Dict<Blob>> {
-    Ok(S3Dict::builder(bucket)
+    let mut builder = S3Dict::builder(bucket);
+    if let Ok(n) = std::env::var("BENCH_CONCURRENCY") {
+        builder = builder.concurrency(n.parse()?);
+    }
+    Ok(builder
         .endpoint_url(endpoint)
         .region("us-east-1")
         .root_prefix(prefix)
@@ -904,14 +928,22 @@ async fn run(endpoint: &str, bucket: &str, out: &str) -> Res<()> {
         single_raw(&c, op, SMALL, 100, "warm").await?;
     }
     let mut rows = Vec::new();
-    eprintln!("single-key operations, {SMALL}-byte values");
-    single_ops(&c, SMALL, 100, 4, &mut rows).await?;
-    eprintln!("single-key operations, 1 MiB values");
-    single_ops(&c, LARGE, 8, 2, &mut rows).await?;
-    eprintln!("bulk operations over {BULK_N} keys");
-    bulk_ops(&c, &mut rows).await?;
-    eprintln!("contended counter");
-    contended(&c, &mut rows).await?;
+    if selected("small") {
+        eprintln!("single-key operations, {SMALL}-byte values");
+        single_ops(&c, SMALL, 100, 4, &mut rows).await?;
+    }
+    if selected("large") {
+        eprintln!("single-key operations, 1 MiB values");
+        single_ops(&c, LARGE, 16, 2, &mut rows).await?;
+    }
+    if selected("bulk") {
+        eprintln!("bulk operations over {BULK_N} keys");
+        bulk_ops(&c, &mut rows).await?;
+    }
+    if selected("counter") {
+        eprintln!("contended counter");
+        contended(&c, &mut rows).await?;
+    }
     eprintln!("rust measurements took {:.0} s", t0.elapsed().as_secs_f64());
     std::fs::write(out, serde_json::to_string_pretty(&rows)?)?;
     Ok(())
@@ -933,9 +965,7 @@ async fn fill(endpoint: &str, bucket: &str, prefix: &str, n: usize) -> Res<()> {
         let body = body.clone();
         let bucket = bucket.to_owned();
         async move {
-            raw.put_object()
-                .bucket(bucket)
-                .key(name)
+            raw_put_request(&raw, &bucket, &name)
                 .body(ByteStream::from(body))
                 .send()
                 .await
