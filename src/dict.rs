@@ -538,20 +538,30 @@ pub trait PersiDictExt<V: Value>: PersiDict<V> {
             None => (None, None),
         };
         for attempt in 1..=max {
-            let write = f(value.clone());
-            let after = match &write {
-                Write::Value(v) => Some(v.clone()),
-                Write::KeepCurrent => value.clone(),
-                Write::DeleteCurrent => None,
+            // The current value is handed over, not cloned: a refused attempt gets the
+            // new current value from the refusal's read.
+            let write = f(value.take());
+            let (after, retrieve) = match &write {
+                // `IfChanged`: a refused write reports the current value and ETag from
+                // the read that observed the refusal (so the next attempt needs no extra
+                // read), while a successful one does not decode what it wrote.
+                Write::Value(v) => (Some(v.clone()), Retrieve::IfChanged),
+                Write::DeleteCurrent => (None, Retrieve::IfChanged),
+                // Keeping the value reads it (one GET), and reports it.
+                Write::KeepCurrent => (None, Retrieve::Always),
             };
-            // `Always`: a refused write reports the current value and ETag from the same
-            // read that observed the refusal, so the next attempt needs no extra read.
+            let keep = matches!(write, Write::KeepCurrent);
             let out = self
-                .put_if(key, write, Condition::Same, etag.as_ref(), Retrieve::Always)
+                .put_if(key, write, Condition::Same, etag.as_ref(), retrieve)
                 .await?;
             if out.satisfied {
+                let value = match (keep, out.value) {
+                    (true, Slot::Present(v)) => Some(v),
+                    (true, _) => None,
+                    (false, _) => after,
+                };
                 return Ok(Transformed {
-                    value: after,
+                    value,
                     etag: out.resulting_etag,
                     attempts: attempt,
                 });
