@@ -34,7 +34,10 @@ pub enum Codec {
     Bincode,
     /// JSON (`serde_json`); interoperates with Python persidict's `"json"` format.
     Json,
-    /// The value's bytes as they are.
+    /// The value's bytes as they are. A byte type that serializes as bytes
+    /// (`serde_bytes::ByteBuf`, `bytes::Bytes`, [`Encoded`]) moves in one piece; a plain
+    /// `Vec<u8>` is a sequence to serde and goes through it one byte at a time (a few
+    /// milliseconds per MiB), so prefer the former for large values.
     Raw,
     /// The value's UTF-8 text as it is.
     Text,
