@@ -21,6 +21,7 @@ use bincode::Options;
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use serde::ser::{self, Impossible, Serialize};
 
+use crate::cond::{Retrieve, Slot};
 use crate::error::Error;
 use crate::key::Key;
 
@@ -216,6 +217,21 @@ impl Codec {
     ) -> crate::Result<V> {
         self.decode_owned(bytes)
             .map_err(|e| self.decode_error(key, e))
+    }
+
+    /// The value slot an operation reports after writing `bytes` for `key` itself: the
+    /// value decoded from what was written with [`Retrieve::Always`], else not retrieved.
+    pub(crate) fn written_slot<V: DeserializeOwned>(
+        self,
+        key: &Key,
+        bytes: &[u8],
+        retrieve: Retrieve,
+    ) -> crate::Result<Slot<V>> {
+        Ok(if retrieve == Retrieve::Always {
+            Slot::Present(self.decode_for(key, bytes)?)
+        } else {
+            Slot::NotRetrieved
+        })
     }
 
     fn decode_error(self, key: &Key, e: CodecError) -> Error {

@@ -453,18 +453,10 @@ impl<V: Value> FileDict<V> {
             .encode_within(key, value, self.shared.max_value_size)
     }
 
-    fn decode(&self, key: &Key, bytes: &[u8]) -> Result<V> {
-        self.codec.decode_for(key, bytes)
-    }
-
     /// The value slot after writing `bytes` ourselves (decoded before anything is written,
     /// so that a value that does not round-trip stores nothing).
     fn written_slot(&self, key: &Key, bytes: &[u8], retrieve: Retrieve) -> Result<Slot<V>> {
-        Ok(if retrieve == Retrieve::Always {
-            Slot::Present(self.decode(key, bytes)?)
-        } else {
-            Slot::NotRetrieved
-        })
+        self.codec.written_slot(key, bytes, retrieve)
     }
 
     /// The value slot of an entry that the operation left as it was.

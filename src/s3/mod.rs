@@ -848,13 +848,8 @@ impl<V: Value> S3Dict<V> {
         })
     }
 
-    /// The value slot after writing `bytes` ourselves.
     fn written_slot(&self, key: &Key, bytes: &[u8], retrieve: Retrieve) -> Result<Slot<V>> {
-        Ok(if retrieve == Retrieve::Always {
-            Slot::Present(self.codec.decode_for(key, bytes)?)
-        } else {
-            Slot::NotRetrieved
-        })
+        self.codec.written_slot(key, bytes, retrieve)
     }
 
     /// The outcome of an operation whose condition did not hold against `obs`, with the
