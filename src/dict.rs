@@ -27,7 +27,7 @@ pub const BULK_BATCH: usize = 1000;
 
 /// The default largest value the object-storing backends ([`FileDict`](crate::FileDict), S3)
 /// accept, in bytes: 1 GiB. Larger encodings are refused with
-/// [`Error::ValueTooLarge`](crate::Error::ValueTooLarge) before anything is written.
+/// [`Error::ValueTooLarge`] before anything is written.
 pub const DEFAULT_MAX_VALUE_SIZE: u64 = 1 << 30;
 
 /// What a listing knows about one entry without fetching its value.
