@@ -4,9 +4,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use persidict::key::Naming;
 use persidict::prelude::*;
+use persidict::Encoded;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -64,6 +65,18 @@ fn codecs(c: &mut Criterion) {
     let encoded = Codec::Raw.encode(&big).unwrap();
     g.bench_function("raw decode 1 MiB", |b| {
         b.iter(|| Codec::Raw.decode::<Vec<u8>>(black_box(&encoded)).unwrap())
+    });
+    // A byte-buffer type from a slice (one copy) and from an owned buffer (taken over, as
+    // the S3 and file reads do).
+    g.bench_function("raw decode 1 MiB as Encoded", |b| {
+        b.iter(|| Codec::Raw.decode::<Encoded>(black_box(&encoded)).unwrap())
+    });
+    g.bench_function("raw decode_owned 1 MiB as Encoded", |b| {
+        b.iter_batched(
+            || encoded.clone(),
+            |owned| Codec::Raw.decode_owned::<Encoded>(owned).unwrap(),
+            BatchSize::LargeInput,
+        )
     });
     g.finish();
 }
