@@ -127,6 +127,18 @@ fn memdict(c: &mut Criterion) {
             }
         })
     });
+    // A plain `Vec<u8>` value of 1 MiB with the raw codec: stored and read in one piece.
+    let bytes = MemDict::<Vec<u8>>::new().with_codec(Codec::Raw);
+    let big: Vec<u8> = (0..1 << 20).map(|i| i as u8).collect();
+    let k = &ks[0];
+    rt.block_on(bytes.put(k, big.clone())).unwrap();
+    g.throughput(Throughput::Bytes(big.len() as u64));
+    g.bench_function("raw Vec<u8> get 1 MiB", |b| {
+        b.to_async(&rt).iter(|| {
+            let d = &bytes;
+            async move { d.get(k).await.unwrap() }
+        })
+    });
     g.finish();
 }
 
