@@ -7,8 +7,10 @@
 //! | [`Codec::Raw`] | `bin` | `application/octet-stream` | byte values (`Vec<u8>`, `serde_bytes`, `bytes::Bytes`) |
 //! | [`Codec::Text`] | `txt` | `text/plain; charset=utf-8` | string values (`String`) |
 //!
-//! Decoding is bounded by the object's size: a corrupt or hostile object cannot make the
-//! decoder allocate far beyond it.
+//! Decoding never trusts a length prefix with memory: bincode reads no further than the
+//! object, and a sequence reserves at most serde's cautious 1 MiB ahead of its elements.
+//! A corrupt or hostile object therefore costs at most about 1 MiB per level of sequence
+//! nesting in the value type beyond its own size, never gigabytes.
 //!
 //! [`Encoded`] is the one value type that every codec passes through verbatim: a dictionary
 //! of `Encoded` values reads and writes the objects' bytes exactly as they are stored, so
@@ -119,8 +121,9 @@ impl Codec {
         }
     }
 
-    /// Decodes a value; never reads or allocates far beyond `bytes.len()`. An [`Encoded`]
-    /// value receives the bytes verbatim, whatever the codec.
+    /// Decodes a value; never reads beyond `bytes`, and reserves memory ahead of what
+    /// `bytes` holds only within serde's 1 MiB per sequence (see the module docs). An
+    /// [`Encoded`] value receives the bytes verbatim, whatever the codec.
     pub fn decode<V: DeserializeOwned>(self, bytes: &[u8]) -> Result<V, CodecError> {
         if let Ok(value) = V::deserialize(EncodedDeserializer::Borrowed(bytes)) {
             return Ok(value);
