@@ -360,12 +360,24 @@ pub trait PersiDict<V: Value>: Send + Sync {
     /// stops it.
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<V>>> {
         // Futures made up front: a stream closure over borrowed keys trips the compiler's
-        // `Send` check for higher-ranked lifetimes.
-        let reads: Vec<_> = keys.iter().map(|k| self.get_opt(k)).collect();
-        futures::stream::iter(reads)
-            .buffered(self.concurrency().max(1))
-            .try_collect()
-            .await
+        // `Send` check for higher-ranked lifetimes. They complete in any order (a slow
+        // read does not hold back the ones behind it) and land in their key's place.
+        let reads: Vec<_> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let read = self.get_opt(k);
+                async move { read.await.map(|v| (i, v)) }
+            })
+            .collect();
+        let mut values: Vec<Option<V>> = std::iter::repeat_with(|| None).take(keys.len()).collect();
+        let mut done = futures::stream::iter(reads).buffer_unordered(self.concurrency().max(1));
+        while let Some((i, v)) = done.try_next().await? {
+            if let Some(slot) = values.get_mut(i) {
+                *slot = v;
+            }
+        }
+        Ok(values)
     }
 
     /// Stores every pair: one [`put`](PersiDict::put) per pair, at most
