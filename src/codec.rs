@@ -181,10 +181,16 @@ fn raw_vec<V: Any>(codec: Codec, value: &V) -> Option<&Vec<u8>> {
     }
 }
 
+/// Whether values of type `V` are `Vec<u8>` values of the raw codec, which the
+/// dictionaries move in one piece.
+fn is_raw_vec<V: Any>(codec: Codec) -> bool {
+    codec == Codec::Raw && TypeId::of::<V>() == TypeId::of::<Vec<u8>>()
+}
+
 /// A raw object body as a dictionary's `Vec<u8>` value, taken over without a copy;
 /// `Err` gives the bytes back when `V` is another type.
 fn raw_vec_into<V: Any>(codec: Codec, bytes: Vec<u8>) -> Result<V, Vec<u8>> {
-    if codec != Codec::Raw || TypeId::of::<V>() != TypeId::of::<Vec<u8>>() {
+    if !is_raw_vec::<V>(codec) {
         return Err(bytes);
     }
     let boxed: Box<dyn Any> = Box::new(bytes);
@@ -239,7 +245,7 @@ impl Codec {
         key: &Key,
         bytes: &[u8],
     ) -> crate::Result<V> {
-        if self == Codec::Raw && TypeId::of::<V>() == TypeId::of::<Vec<u8>>() {
+        if is_raw_vec::<V>(self) {
             return self.decode_owned_for(key, bytes.to_vec());
         }
         self.decode(bytes).map_err(|e| self.decode_error(key, e))

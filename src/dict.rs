@@ -562,15 +562,15 @@ pub trait PersiDictExt<V: Value>: PersiDict<V> {
                 // Keeping the value reads it (one GET), and reports it.
                 Write::KeepCurrent => (None, Retrieve::Always),
             };
-            let keep = matches!(write, Write::KeepCurrent);
             let out = self
                 .put_if(key, write, Condition::Same, etag.as_ref(), retrieve)
                 .await?;
             if out.satisfied {
-                let value = match (keep, out.value) {
-                    (true, Slot::Present(v)) => Some(v),
-                    (true, _) => None,
-                    (false, _) => after,
+                // Only a kept value is reported by the dictionary; the others are known.
+                let value = if retrieve == Retrieve::Always {
+                    out.value.into_option()
+                } else {
+                    after
                 };
                 return Ok(Transformed {
                     value,
