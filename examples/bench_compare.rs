@@ -174,6 +174,17 @@ impl Op {
     fn needs_present(self) -> bool {
         !matches!(self, Op::Put | Op::SetdefaultAbsent)
     }
+    /// Whether the crate's call takes a value (by value).
+    fn takes_value(self) -> bool {
+        matches!(
+            self,
+            Op::Put
+                | Op::PutIfSame
+                | Op::PutIfChanged
+                | Op::SetdefaultAbsent
+                | Op::SetdefaultPresent
+        )
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -309,7 +320,7 @@ async fn single_crate(c: &Ctx, op: Op, size: usize, n: usize, tag: &str) -> Res<
             .iter()
             .map(|k| d.object_name(k))
             .collect::<persidict::Result<Vec<_>>>()?;
-        let body = Bytes::from(value(size, 1));
+        let body = Bytes::from(v.0.clone());
         c.raw_fill(&names, &body, 16)
             .await?
             .into_iter()
@@ -322,11 +333,11 @@ async fn single_crate(c: &Ctx, op: Op, size: usize, n: usize, tag: &str) -> Res<
     let d = &d;
     // The values the operations take by value, made before the clock starts (the raw
     // calls share one `Bytes`), so that copying them is not counted as the crate's work.
-    let consumes = matches!(
-        op,
-        Op::Put | Op::PutIfSame | Op::PutIfChanged | Op::SetdefaultAbsent | Op::SetdefaultPresent
-    );
-    let mut values: Vec<Blob> = if consumes { vec![v; n] } else { Vec::new() };
+    let mut values: Vec<Blob> = if op.takes_value() {
+        vec![v; n]
+    } else {
+        Vec::new()
+    };
     let work = async {
         for (i, k) in ks.iter().enumerate() {
             let mut v = || std::mem::take(&mut values[i]);
