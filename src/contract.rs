@@ -262,7 +262,9 @@ fn assert_unsupported<T: Debug>(result: Result<T>, operation: &str) {
 #[track_caller]
 fn assert_append_only<T: Debug>(result: Result<T>, k: &Key, operation: &str) {
     match result {
-        Err(Error::AppendOnly { key, .. }) => assert_eq!(&key, k, "{operation}: AppendOnly key"),
+        Err(Error::AppendOnly { key, .. }) => {
+            assert_eq!(key, k.to_path(), "{operation}: AppendOnly key")
+        }
         other => panic!("{operation}: expected Error::AppendOnly, got {other:?}"),
     }
 }

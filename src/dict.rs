@@ -250,6 +250,9 @@ pub trait PersiDict<V: Value>: Send + Sync {
                 endpoint: self.info().location,
                 operation: "HEAD".into(),
                 message: format!("no ETag reported for {key}"),
+                request_id: None,
+                retryable: false,
+                source: None,
             }),
             None => Err(Error::NotFound { key: key.clone() }),
         }
@@ -331,6 +334,9 @@ pub trait PersiDict<V: Value>: Send + Sync {
                 endpoint: self.info().location,
                 operation: "setdefault".into(),
                 message: format!("{key} vanished while it was being read"),
+                request_id: None,
+                retryable: false,
+                source: None,
             }),
         }
     }
@@ -340,7 +346,7 @@ pub trait PersiDict<V: Value>: Send + Sync {
     async fn pop(&self, key: &Key) -> Result<V> {
         if self.info().append_only {
             return Err(Error::AppendOnly {
-                key: key.clone(),
+                key: key.to_path(),
                 operation: "pop",
             });
         }

@@ -63,14 +63,19 @@ pub enum Error {
     /// The dictionary is append-only and the operation would overwrite or remove a value.
     #[error("{operation} refused on {key}: the dictionary is append-only")]
     AppendOnly {
-        /// The key concerned.
-        key: Key,
+        /// The key concerned (`a/b`), or the object name when the byte-level
+        /// [`AppendOnly`](crate::store::AppendOnly) store is used directly.
+        key: String,
         /// What was refused (`"overwrite"`, `"delete"`, `"clear"`, …).
         operation: &'static str,
     },
 
-    /// A [`transform`](crate::PersiDictExt::transform) kept losing to concurrent writers and
-    /// ran out of attempts. Retry later or allow more attempts.
+    /// An operation that re-evaluates its condition after each lost race kept losing to
+    /// concurrent writers and ran out of attempts: a [`transform`](crate::PersiDict::transform),
+    /// or a `put_if`/`discard_if` with [`Condition::Any`](crate::Condition::Any) or
+    /// [`Condition::Changed`](crate::Condition::Changed) whose condition kept holding while
+    /// the key kept changing under it. Nothing was written. Retry later or allow more
+    /// attempts. (A condition that does not hold is never this error: it is an outcome.)
     #[error("concurrent updates kept conflicting on {key}; gave up after {attempts} attempts")]
     ConcurrencyConflict {
         /// The contended key.
@@ -105,8 +110,8 @@ pub enum Error {
     /// a conditional operation means it was not applied.
     #[error("the outcome of {operation} on {key} is unknown (it may or may not have been applied): {reason}")]
     OutcomeUnknown {
-        /// The key concerned.
-        key: Key,
+        /// The key concerned (`a/b`), or the object name when a store is used directly.
+        key: String,
         /// The request whose outcome is unknown (`"PUT"` or `"DELETE"`).
         operation: &'static str,
         /// Why it cannot be known.
@@ -129,7 +134,7 @@ pub enum Error {
     },
 
     /// The backend refused access (S3 `403`). Check credentials and permissions.
-    #[error("permission denied by {endpoint} during {operation}: {message}")]
+    #[error("permission denied by {endpoint} during {operation}: {message}{}", request_id_note(.request_id))]
     PermissionDenied {
         /// The backend.
         endpoint: String,
@@ -137,6 +142,8 @@ pub enum Error {
         operation: String,
         /// What the backend said.
         message: String,
+        /// The S3 request id (`x-amz-request-id`), where the answer carried one.
+        request_id: Option<String>,
     },
 
     /// The configuration or URL is not usable; the message says which setting is wrong.
@@ -160,7 +167,10 @@ pub enum Error {
     /// an append-only `put`) this error means the write was not applied; when that cannot
     /// be known the error is [`Error::OutcomeUnknown`] instead. An unconditional `put` or
     /// `delete` that fails this way may have been applied; repeating it is harmless.
-    #[error("{endpoint}: {operation} failed: {message}")]
+    ///
+    /// [`Error::is_retryable`] says whether repeating the operation can help (a network
+    /// failure, a 5xx, throttling) or not (an answer the crate does not understand).
+    #[error("{endpoint}: {operation} failed: {message}{}", request_id_note(.request_id))]
     Backend {
         /// The backend.
         endpoint: String,
@@ -168,7 +178,25 @@ pub enum Error {
         operation: String,
         /// What went wrong.
         message: String,
+        /// The S3 request id (`x-amz-request-id`), where the answer carried one: quote it
+        /// to the storage provider.
+        request_id: Option<String>,
+        /// Whether repeating the operation later may succeed.
+        retryable: bool,
+        /// The underlying error (for S3 the SDK's), for [`std::error::Error::source`].
+        #[source]
+        source: Option<BoxError>,
     },
+}
+
+/// A boxed error that can move between threads: the cause kept by [`Error::Backend`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+fn request_id_note(id: &Option<String>) -> String {
+    match id {
+        Some(id) => format!(" (request id {id})"),
+        None => String::new(),
+    }
 }
 
 /// A capability that a backend may lack; named by [`Error::Unsupported`].
@@ -204,8 +232,67 @@ impl Error {
 
     pub(crate) fn append_only(key: &Key, operation: &'static str) -> Error {
         Error::AppendOnly {
-            key: key.clone(),
+            key: key.to_path(),
             operation,
+        }
+    }
+
+    /// A [`Error::Backend`] with no request id and no cause.
+    pub fn backend(
+        endpoint: impl Into<String>,
+        operation: impl Into<String>,
+        message: impl Into<String>,
+        retryable: bool,
+    ) -> Error {
+        Error::Backend {
+            endpoint: endpoint.into(),
+            operation: operation.into(),
+            message: message.into(),
+            request_id: None,
+            retryable,
+            source: None,
+        }
+    }
+
+    /// Whether repeating the operation later may succeed without changing anything:
+    /// [`Error::Backend`] failures of the network or the server (5xx, throttling,
+    /// timeouts) and [`Error::ConcurrencyConflict`]. Not [`Error::OutcomeUnknown`]: read
+    /// the key first, the operation may already be in.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Backend { retryable, .. } => *retryable,
+            Error::ConcurrencyConflict { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The S3 request id of the answer this error comes from, where there is one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Backend { request_id, .. } | Error::PermissionDenied { request_id, .. } => {
+                request_id.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// This error, with a byte-level object `name` replaced by the `key` it stands for.
+    pub(crate) fn for_key(self, name: &str, key: &Key) -> Error {
+        match self {
+            Error::AppendOnly { key: k, operation } if k == name => Error::AppendOnly {
+                key: key.to_path(),
+                operation,
+            },
+            Error::OutcomeUnknown {
+                key: k,
+                operation,
+                reason,
+            } if k == name => Error::OutcomeUnknown {
+                key: key.to_path(),
+                operation,
+                reason,
+            },
+            other => other,
         }
     }
 

@@ -147,6 +147,7 @@ impl Shared {
                 endpoint: self.location.clone(),
                 operation: format!("{operation} {}", path.display()),
                 message: e.to_string(),
+                request_id: None,
             }
         } else {
             Error::Io {
@@ -494,6 +495,9 @@ impl<V: Value> FileDict<V> {
                 } else {
                     "the file-system task was cancelled".into()
                 },
+                request_id: None,
+                retryable: false,
+                source: None,
             }),
         }
     }
@@ -925,6 +929,7 @@ impl FileDictBuilder {
                         endpoint: format!("file://{}", dir.display()),
                         operation: operation.to_owned(),
                         message: e.to_string(),
+                        request_id: None,
                     }
                 } else {
                     Error::Io {
@@ -948,6 +953,9 @@ impl FileDictBuilder {
             endpoint: "file".into(),
             operation: "build".into(),
             message: format!("the file-system task failed: {e}"),
+            request_id: None,
+            retryable: false,
+            source: None,
         })??;
         let location = format!("file://{}", root.display());
         Ok(FileDict {

@@ -64,6 +64,8 @@ pub mod memory;
 pub mod open;
 #[cfg(feature = "s3")]
 pub mod s3;
+pub mod semantics;
+pub mod store;
 
 pub use cached::{CacheStore, CachedDict, CachedDictBuilder};
 pub use codec::{Codec, Encoded};

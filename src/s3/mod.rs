@@ -114,6 +114,7 @@ impl Shared {
                 endpoint: self.endpoint.clone(),
                 operation: operation.to_owned(),
                 message,
+                request_id: None,
             },
             Answer::NoSuchBucket => Error::BucketNotFound {
                 bucket: self.bucket.clone(),
@@ -125,12 +126,18 @@ impl Shared {
                     endpoint: self.endpoint.clone(),
                     operation: operation.to_owned(),
                     message: m,
+                    request_id: None,
+                    retryable: false,
+                    source: None,
                 }
             }
             other => Error::Backend {
                 endpoint: self.endpoint.clone(),
                 operation: operation.to_owned(),
                 message: format!("unexpected answer: {other:?}"),
+                request_id: None,
+                retryable: false,
+                source: None,
             },
         }
     }
@@ -216,6 +223,9 @@ impl Shared {
             endpoint: self.endpoint.clone(),
             operation: "GET".into(),
             message: format!("reading the body of {key}: {e}"),
+            request_id: None,
+            retryable: false,
+            source: None,
         })?;
         // One copy of the received segments into the buffer the codec takes over
         // (`AggregatedBytes::to_vec` would collect byte by byte).
@@ -453,12 +463,12 @@ impl Shared {
                 Ok(etag)
             }
             Ok(_) => Err(Error::OutcomeUnknown {
-                key: key.clone(),
+                key: key.to_path(),
                 operation: "PUT",
                 reason: format!("{why}, and the object does not carry this write's id"),
             }),
             Err(e) => Err(Error::OutcomeUnknown {
-                key: key.clone(),
+                key: key.to_path(),
                 operation: "PUT",
                 reason: format!("{why}, and the object could not be read back: {e}"),
             }),
@@ -509,7 +519,7 @@ impl Shared {
                 return match ambiguous {
                     None => Ok(false),
                     Some(why) => Err(Error::OutcomeUnknown {
-                        key: key.clone(),
+                        key: key.to_path(),
                         operation: "DELETE",
                         reason: format!(
                             "{why}, then a retry was refused ({answer:?}): the object may be gone because of it"
@@ -548,7 +558,7 @@ impl Shared {
             return match ambiguous {
                 None => Err(error),
                 Some(why) => Err(Error::OutcomeUnknown {
-                    key: key.clone(),
+                    key: key.to_path(),
                     operation: "DELETE",
                     reason: format!("{why}, then the attempts ran out ({error})"),
                 }),

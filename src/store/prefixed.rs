@@ -1,0 +1,123 @@
+//! [`Prefixed`]: a store seen below a name prefix (subdictionaries).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+
+use super::{
+    Capabilities, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore, Read, ReadOptions,
+    StoreInfo, WriteCondition, WriteResult,
+};
+use crate::error::Result;
+
+/// The objects of `inner` whose names start with `prefix`, with the prefix removed: every
+/// request is forwarded with the prefix put in front of the name, and listings strip it.
+/// Subdictionaries are typed dictionaries over a `Prefixed` store.
+#[derive(Debug, Clone)]
+pub struct Prefixed {
+    inner: Arc<dyn ObjectStore>,
+    /// Empty, or ends in `/`.
+    prefix: String,
+}
+
+impl std::fmt::Debug for dyn ObjectStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStore")
+            .field("location", &self.info().location)
+            .finish()
+    }
+}
+
+impl Prefixed {
+    /// `inner` below `prefix` (`/` is added at the end if missing).
+    pub fn new(inner: Arc<dyn ObjectStore>, prefix: &str) -> Prefixed {
+        let mut prefix = prefix.trim_end_matches('/').to_owned();
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        Prefixed { inner, prefix }
+    }
+
+    /// The prefix, empty or ending in `/`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner
+    }
+
+    fn full(&self, name: &str) -> String {
+        let mut s = String::with_capacity(self.prefix.len() + name.len());
+        s.push_str(&self.prefix);
+        s.push_str(name);
+        s
+    }
+}
+
+#[async_trait]
+impl ObjectStore for Prefixed {
+    fn info(&self) -> StoreInfo {
+        let mut info = self.inner.info();
+        info.location = format!("{}/{}", info.location.trim_end_matches('/'), self.prefix);
+        info.max_name_len = info.max_name_len.saturating_sub(self.prefix.len());
+        info
+    }
+
+    async fn capabilities(&self) -> Result<Capabilities> {
+        self.inner.capabilities().await
+    }
+
+    async fn read(&self, name: &str, options: ReadOptions) -> Result<Read> {
+        let read = self.inner.read(&self.full(name), options).await?;
+        Ok(match read {
+            Read::Found(mut object) => {
+                object.meta.name = name.to_owned();
+                Read::Found(object)
+            }
+            other => other,
+        })
+    }
+
+    async fn head(&self, name: &str) -> Result<Option<ObjectMeta>> {
+        Ok(self.inner.head(&self.full(name)).await?.map(|mut meta| {
+            meta.name = name.to_owned();
+            meta
+        }))
+    }
+
+    async fn write(
+        &self,
+        name: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<WriteResult> {
+        self.inner
+            .write(&self.full(name), body, content_type, condition)
+            .await
+    }
+
+    async fn delete(&self, name: &str, condition: DeleteCondition) -> Result<DeleteResult> {
+        self.inner.delete(&self.full(name), condition).await
+    }
+
+    fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
+        let cut = self.prefix.len();
+        self.inner
+            .list(&self.full(prefix))
+            .map_ok(move |mut meta| {
+                meta.name.drain(..cut.min(meta.name.len()));
+                meta
+            })
+            .boxed()
+    }
+
+    async fn delete_many(&self, names: Vec<String>) -> Result<()> {
+        let names = names.iter().map(|n| self.full(n)).collect();
+        self.inner.delete_many(names).await
+    }
+}
