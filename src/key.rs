@@ -113,7 +113,10 @@ pub fn validate_part(part: &str) -> Result<(), InvalidKey> {
 /// let a = Key::new(["users", "42"])?;
 /// let b = Key::try_from("config")?;
 /// let c = Key::parse_path("users/42")?;
+/// let d: Key = "users/42".parse()?;
 /// assert_eq!(a, c);
+/// assert_eq!(c, d);
+/// assert_eq!(Key::try_from("users/42")?, d);
 /// assert_eq!(b.parts(), ["config"]);
 /// assert!(Key::new(["../etc"]).is_err());
 /// # Ok::<(), persidict::InvalidKey>(())
@@ -205,25 +208,36 @@ impl fmt::Debug for Key {
     }
 }
 
+impl std::str::FromStr for Key {
+    type Err = InvalidKey;
+    /// A key from a `/`-separated path: `"users/42".parse()` is `["users", "42"]`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Key::parse_path(s)
+    }
+}
+
 impl TryFrom<&str> for Key {
     type Error = InvalidKey;
-    /// A one-part key (`/` is not allowed in a part; see [`Key::parse_path`]).
+    /// A key from a `/`-separated path, as [`Key::parse_path`]: `"users/42"` has two
+    /// parts, `"config"` one.
     fn try_from(s: &str) -> Result<Self, Self::Error> {
-        Key::new([s])
+        Key::parse_path(s)
     }
 }
 
 impl TryFrom<String> for Key {
     type Error = InvalidKey;
+    /// As `TryFrom<&str>`: a `/`-separated path.
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        Key::new([s])
+        Key::parse_path(&s)
     }
 }
 
 impl TryFrom<&String> for Key {
     type Error = InvalidKey;
+    /// As `TryFrom<&str>`: a `/`-separated path.
     fn try_from(s: &String) -> Result<Self, Self::Error> {
-        Key::new([s.as_str()])
+        Key::parse_path(s)
     }
 }
 
@@ -362,6 +376,12 @@ impl Naming {
 
     /// The object name of `key`; checks S3's 1024-byte limit.
     pub fn object_name(&self, key: &Key) -> Result<String, InvalidKey> {
+        self.object_name_within(key, MAX_OBJECT_NAME_LEN)
+    }
+
+    /// The object name of `key`, at most `max_len` bytes (what is left of S3's 1024 below
+    /// a store's root and a subdictionary's prefix).
+    pub fn object_name_within(&self, key: &Key, max_len: usize) -> Result<String, InvalidKey> {
         let mut s = self.root.clone();
         for (i, p) in key.parts().iter().enumerate() {
             if i > 0 {
@@ -371,10 +391,12 @@ impl Naming {
         }
         s.push('.');
         s.push_str(&self.extension);
-        if s.len() > MAX_OBJECT_NAME_LEN {
+        if s.len() > max_len {
             return Err(InvalidKey {
                 part: key.to_path(),
-                rule: KeyRule::ObjectNameTooLong { len: s.len() },
+                rule: KeyRule::ObjectNameTooLong {
+                    len: s.len() + MAX_OBJECT_NAME_LEN - max_len.min(MAX_OBJECT_NAME_LEN),
+                },
             });
         }
         Ok(s)

@@ -51,40 +51,28 @@
 
 #![warn(missing_docs)]
 
-pub mod cached;
 pub mod codec;
 pub mod cond;
-#[cfg(feature = "contract")]
-pub mod contract;
 pub mod dict;
 pub mod error;
-pub mod file;
 pub mod key;
 pub mod memory;
-pub mod open;
-#[cfg(feature = "s3")]
-pub mod s3;
 pub mod semantics;
 pub mod store;
 
-pub use cached::{CacheStore, CachedDict, CachedDictBuilder};
 pub use codec::{Codec, Encoded};
 pub use cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
 pub use dict::{
-    Capabilities, DictInfo, EntryMeta, PersiDict, PersiDictExt, RetryPolicy, Transformed, Value,
+    CasConflict, DictInfo, DictOptions, EntryMeta, PersiDict, RetryPolicy, Transformed, Value,
 };
 pub use error::{Capability, Error, Result};
-pub use file::{FileDict, FileDictBuilder};
 pub use key::{InvalidKey, Key, KeyRule};
 pub use memory::MemDict;
-pub use open::{open, Opened};
-#[cfg(feature = "s3")]
-pub use s3::{ProbeCheck, ProbeReport, ProbeVerdict, S3Dict, S3DictBuilder};
+pub use store::{Capabilities, ObjectStore};
 
 /// Everything a typical user needs, for `use persidict::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        Codec, Condition, ETag, Error, FileDict, Key, MemDict, Outcome, PersiDict, PersiDictExt,
-        Retrieve, Slot, Write,
+        Codec, Condition, ETag, Error, Key, MemDict, Outcome, PersiDict, Retrieve, Slot, Write,
     };
 }
