@@ -34,7 +34,7 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use persidict::prelude::*;
-use persidict::{PersiDictExt, S3Dict};
+use persidict::S3Dict;
 
 /// A byte value that serializes as bytes (like `serde_bytes::ByteBuf`), so the raw codec
 /// stores and reads it in one piece; a plain `Vec<u8>` goes through serde byte by byte.

@@ -43,7 +43,7 @@ type Computations = Arc<Mutex<BTreeMap<u64, u32>>>;
 
 /// `fib(n)`, computed by at most one worker across every process sharing `dict`.
 async fn memo_fib(
-    dict: &dyn PersiDict<Memo>,
+    dict: &PersiDict<Memo>,
     n: u64,
     computations: &Computations,
 ) -> Result<u64, Error> {
@@ -111,7 +111,7 @@ async fn run() -> Result<bool, Error> {
         None => None,
     };
     let tmp = tempfile::tempdir().map_err(|e| Error::Config(e.to_string()))?;
-    let inner: Box<dyn PersiDict<Memo>> = match &s3 {
+    let inner: PersiDict<Memo> = match &s3 {
         Some(d) => Box::new(d.clone()),
         None => Box::new(FileDict::builder(tmp.path()).build().await?),
     };

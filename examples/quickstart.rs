@@ -18,7 +18,7 @@ async fn main() -> persidict::Result<()> {
     let target = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "target/quickstart-data".to_owned());
-    let dict: Box<dyn PersiDict<String>> = if target.starts_with("s3://") {
+    let dict: PersiDict<String> = if target.starts_with("s3://") {
         Box::new(
             S3DictBuilder::from_url(&target)?
                 .create_bucket(true)

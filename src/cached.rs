@@ -1,11 +1,10 @@
 //! [`CachedDict`]: a local cache in front of any dictionary, revalidated with conditional
-//! reads.
+//! reads; [`CachedStore`], the byte-level wrapper it is made of.
 //!
-//! Reads of a cached key send one conditional read to the wrapped dictionary
-//! (`get_if(key, Same, Some(cached_etag), Retrieve::IfChanged)`: on S3 one
-//! `GET If-None-Match: <etag>`, answered `304 Not Modified` without a body when the key is
-//! unchanged). Writes go through to the wrapped dictionary and update the cache with the
-//! ETag it returned.
+//! Reads of a cached object send one conditional read to the wrapped store
+//! (`GET If-None-Match: <cached etag>`, answered `304 Not Modified` without a body when the
+//! object is unchanged). Writes go through and cache the bytes with the ETag the store
+//! returned.
 //!
 //! ```
 //! # tokio_test::block_on(async {
@@ -23,40 +22,46 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
-use std::marker::PhantomData;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::codec::Codec;
-use crate::cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
-use crate::dict::{Capabilities, DictInfo, EntryMeta, PersiDict, Value};
+use crate::cond::ETag;
+use crate::dict::{PersiDict, Value};
 use crate::error::Result;
 use crate::key::Key;
+use crate::store::{
+    Capabilities, DeleteCondition, DeleteResult, Object, ObjectMeta, ObjectStore, Read,
+    ReadOptions, StoreInfo, WriteCondition, WriteResult,
+};
 
 /// How many entries the in-memory cache store keeps by default.
 pub const DEFAULT_MAX_ENTRIES: usize = 10_000;
 
-/// One cached entry: a value, encoded with the wrapped dictionary's codec, and the ETag the
-/// wrapped dictionary reported for exactly that value.
+/// One cached object: its bytes exactly as stored, and the ETag the wrapped store reported
+/// for exactly those bytes.
 ///
-/// This is the value type of a dictionary used as a cache store
-/// ([`CacheStore::dict`]).
+/// This is the value type of a dictionary used as a cache store ([`CacheStore::dict`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheEntry {
-    /// The ETag the wrapped dictionary confirmed for `value`.
+    /// The ETag the wrapped store confirmed for `value`.
     pub etag: ETag,
-    /// The value, encoded with the wrapped dictionary's codec.
+    /// The object's bytes.
     pub value: Vec<u8>,
+    /// When the object was last written, where known.
+    #[serde(default)]
+    pub last_modified: Option<SystemTime>,
 }
 
-/// Where [`CachedDict`]s keep their entries. Cloning gives a handle on the same store, so
-/// several cached dictionaries (and their subdictionaries) can share one; each keeps its
-/// entries under its own namespace.
+/// Where [`CachedStore`]s keep their entries. Cloning gives a handle on the same store, so
+/// several caches can share one; each keeps its entries under its own namespace.
 #[derive(Clone)]
 pub struct CacheStore {
     kind: Arc<StoreKind>,
@@ -64,7 +69,7 @@ pub struct CacheStore {
 
 enum StoreKind {
     Memory(Mutex<Lru>),
-    Dict(Box<dyn PersiDict<CacheEntry>>),
+    Dict(PersiDict<CacheEntry>),
 }
 
 impl std::fmt::Debug for CacheStore {
@@ -99,15 +104,16 @@ impl CacheStore {
     }
 
     /// A store kept in `dict`, typically a local [`FileDict`](crate::FileDict) so that
-    /// the cache survives restarts and is shared by processes. Entries
-    /// live under one top-level key part per namespace (`c` + 32 hex digits). The store is
-    /// not bounded by the cache: it holds what `dict` holds.
+    /// the cache survives restarts and is shared by processes. Entries live under one
+    /// top-level key part per namespace (`c` + 32 hex digits) followed by the object's
+    /// name; objects whose names are not valid keys are not cached. The store is not
+    /// bounded by the cache: it holds what `dict` holds.
     ///
     /// The cache is an optimisation, so failures of the store are logged (`tracing`) and
     /// treated as misses rather than failing the operation.
-    pub fn dict(dict: impl PersiDict<CacheEntry> + 'static) -> CacheStore {
+    pub fn dict(dict: impl Into<PersiDict<CacheEntry>>) -> CacheStore {
         CacheStore {
-            kind: Arc::new(StoreKind::Dict(Box::new(dict))),
+            kind: Arc::new(StoreKind::Dict(dict.into())),
         }
     }
 
@@ -125,59 +131,55 @@ impl CacheStore {
         Ok(self.len().await? == 0)
     }
 
-    async fn get(&self, key: &Key) -> Option<CacheEntry> {
+    async fn get(&self, key: &CacheKey) -> Option<CacheEntry> {
         match &*self.kind {
-            StoreKind::Memory(lru) => lock(lru).get(key),
-            StoreKind::Dict(d) => match d.get_opt(key).await {
-                Ok(found) => found,
-                Err(e) => {
-                    tracing::warn!(%key, error = %e, "cache store read failed; treated as a miss");
+            StoreKind::Memory(lru) => lock(lru).get(&key.flat),
+            StoreKind::Dict(d) => {
+                let k = key.key.as_ref()?;
+                match d.get_opt(k).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        tracing::warn!(key = %k, error = %e, "cache store read failed; treated as a miss");
+                        self.remove(key).await;
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    async fn insert(&self, key: &CacheKey, entry: CacheEntry) {
+        match &*self.kind {
+            StoreKind::Memory(lru) => lock(lru).insert(key.flat.clone(), entry),
+            StoreKind::Dict(d) => {
+                let Some(k) = key.key.as_ref() else { return };
+                if let Err(e) = d.put(k, entry).await {
+                    tracing::warn!(key = %k, error = %e, "cache store write failed");
                     self.remove(key).await;
-                    None
-                }
-            },
-        }
-    }
-
-    async fn insert(&self, key: &Key, entry: CacheEntry) {
-        match &*self.kind {
-            StoreKind::Memory(lru) => lock(lru).insert(key.clone(), entry),
-            StoreKind::Dict(d) => {
-                if let Err(e) = d.put(key, entry).await {
-                    tracing::warn!(%key, error = %e, "cache store write failed");
-                    self.remove(key).await;
                 }
             }
         }
     }
 
-    async fn remove(&self, key: &Key) {
+    async fn remove(&self, key: &CacheKey) {
         match &*self.kind {
-            StoreKind::Memory(lru) => lock(lru).remove(key),
+            StoreKind::Memory(lru) => lock(lru).remove(&key.flat),
             StoreKind::Dict(d) => {
-                if let Err(e) = d.discard(key).await {
-                    tracing::warn!(%key, error = %e, "cache store removal failed");
+                let Some(k) = key.key.as_ref() else { return };
+                if let Err(e) = d.discard(k).await {
+                    tracing::warn!(key = %k, error = %e, "cache store removal failed");
                 }
             }
         }
     }
+}
 
-    /// Removes every entry of one namespace.
-    async fn clear_namespace(&self, namespace: &str) {
-        match &*self.kind {
-            StoreKind::Memory(lru) => lock(lru).retain(|k| k.parts()[0] != namespace),
-            StoreKind::Dict(d) => {
-                let ns = Key::from_validated(vec![namespace.to_owned()]);
-                let cleared = match d.get_subdict(&ns) {
-                    Ok(sub) => sub.clear().await,
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = cleared {
-                    tracing::warn!(namespace, error = %e, "cache store clear failed");
-                }
-            }
-        }
-    }
+/// Where one object's entry lives in a [`CacheStore`].
+struct CacheKey {
+    /// `<namespace>/<name>`, for the in-memory store.
+    flat: String,
+    /// `[namespace, name parts…]`, for a dictionary store, when the name makes a key.
+    key: Option<Key>,
 }
 
 fn lock(lru: &Mutex<Lru>) -> MutexGuard<'_, Lru> {
@@ -189,8 +191,8 @@ fn lock(lru: &Mutex<Lru>) -> MutexGuard<'_, Lru> {
 struct Lru {
     max_entries: usize,
     tick: u64,
-    map: HashMap<Key, (CacheEntry, u64)>,
-    order: BTreeMap<u64, Key>,
+    map: HashMap<String, (CacheEntry, u64)>,
+    order: BTreeMap<u64, String>,
 }
 
 impl Lru {
@@ -203,21 +205,17 @@ impl Lru {
         }
     }
 
-    fn touch(&mut self, key: &Key) -> Option<CacheEntry> {
+    fn get(&mut self, key: &str) -> Option<CacheEntry> {
         self.tick += 1;
         let tick = self.tick;
         let (entry, stamp) = self.map.get_mut(key)?;
         self.order.remove(stamp);
         *stamp = tick;
-        self.order.insert(tick, key.clone());
+        self.order.insert(tick, key.to_owned());
         Some(entry.clone())
     }
 
-    fn get(&mut self, key: &Key) -> Option<CacheEntry> {
-        self.touch(key)
-    }
-
-    fn insert(&mut self, key: Key, entry: CacheEntry) {
+    fn insert(&mut self, key: String, entry: CacheEntry) {
         self.remove(&key);
         while self.map.len() >= self.max_entries {
             let Some((_, oldest)) = self.order.pop_first() else {
@@ -230,19 +228,14 @@ impl Lru {
         self.map.insert(key, (entry, self.tick));
     }
 
-    fn remove(&mut self, key: &Key) {
+    fn remove(&mut self, key: &str) {
         if let Some((_, stamp)) = self.map.remove(key) {
             self.order.remove(&stamp);
         }
     }
-
-    fn retain(&mut self, keep: impl Fn(&Key) -> bool) {
-        self.map.retain(|k, _| keep(k));
-        self.order.retain(|_, k| keep(k));
-    }
 }
 
-/// Counters of what a [`CachedDict`] did with its cache (shared with its
+/// Counters of what a cache did (shared by a [`CachedDict`], its clones and its
 /// subdictionaries).
 #[derive(Debug, Default)]
 pub struct CacheStats {
@@ -256,14 +249,14 @@ pub struct CacheStats {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CacheStatsSnapshot {
-    /// Reads answered from the cache after the wrapped dictionary confirmed the cached ETag
-    /// and reported the value as not retrieved: on S3 a `304 Not Modified` without a body
-    /// (servers that ignore `If-None-Match`, such as moto, send the body anyway).
+    /// Reads answered from the cache after the wrapped store confirmed the cached ETag
+    /// (on S3 a `304 Not Modified` without a body; servers that ignore `If-None-Match`
+    /// send the body anyway).
     pub revalidated: u64,
-    /// Reads of a cached key that had changed: the wrapped dictionary sent the new value
-    /// (or reported the key absent), and the cache was updated.
+    /// Reads of a cached object that had changed: the wrapped store sent the new bytes
+    /// (or reported the object absent), and the cache was updated.
     pub refreshed: u64,
-    /// Reads of a key that was not cached.
+    /// Reads of an object that was not cached.
     pub misses: u64,
     /// Reads answered from the cache without any request (`trust_append_only`).
     pub trusted: u64,
@@ -285,70 +278,276 @@ impl CacheStats {
     }
 }
 
-/// A local cache in front of any [`PersiDict`]: the same dictionary, with reads of
-/// unchanged keys answered without transferring their values.
+/// A byte-level cache in front of any [`ObjectStore`]; every request is forwarded.
+///
+/// | request | what the cache does |
+/// |---|---|
+/// | `read`, cached | `read` with `If-None-Match: <cached etag>`: a `304` is answered from the cache; new bytes replace the entry; absent drops it |
+/// | `read`, not cached | forwarded; the bytes found are cached |
+/// | `write` | forwarded; written bytes are cached with the ETag the store returned |
+/// | `delete`, `delete_many` | forwarded; the entries are dropped |
+/// | `head`, `list`, `capabilities` | forwarded unchanged |
+///
+/// Any error drops the entry concerned. Every ETag the cache reports was returned by the
+/// wrapped store during the same call, except with `trust_append_only` over an append-only
+/// store: then a cached object is answered with no request at all (through this crate
+/// such an object can never change; deletions or overwrites by writers that do not honour
+/// append-only are not seen in this mode).
+pub struct CachedStore {
+    inner: Arc<dyn ObjectStore>,
+    cache: CacheStore,
+    namespace: String,
+    trust: bool,
+    stats: Arc<CacheStats>,
+}
+
+impl std::fmt::Debug for CachedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedStore")
+            .field("inner", &self.inner.info().location)
+            .field("cache", &self.cache)
+            .field("namespace", &self.namespace)
+            .field("trust_append_only", &self.trust)
+            .finish()
+    }
+}
+
+impl CachedStore {
+    /// `inner` with `cache`. The namespace is a hash of `inner`'s location (and a random
+    /// number for in-memory stores, whose location does not identify them), so caches
+    /// sharing one [`CacheStore`] never see each other's entries.
+    pub fn new(inner: Arc<dyn ObjectStore>, cache: CacheStore, trust_append_only: bool) -> Self {
+        let info = inner.info();
+        let salt = (info.backend == "memory").then(|| fastrand::u64(..));
+        CachedStore {
+            namespace: namespace(&info, salt),
+            trust: trust_append_only && info.append_only,
+            inner,
+            cache,
+            stats: Arc::default(),
+        }
+    }
+
+    /// What the cache did so far.
+    pub fn stats(&self) -> &Arc<CacheStats> {
+        &self.stats
+    }
+
+    fn cache_key(&self, name: &str) -> CacheKey {
+        let key = name.split('/').map(str::to_owned).collect::<Vec<_>>();
+        CacheKey {
+            flat: format!("{}/{name}", self.namespace),
+            key: Key::new(std::iter::once(self.namespace.clone()).chain(key)).ok(),
+        }
+    }
+
+    async fn remember(&self, name: &str, object: &Object) {
+        let Some(etag) = object.meta.etag.clone() else {
+            return;
+        };
+        let entry = CacheEntry {
+            etag,
+            value: object.body.to_vec(),
+            last_modified: Some(object.meta.last_modified),
+        };
+        self.cache.insert(&self.cache_key(name), entry).await;
+    }
+
+    async fn forget(&self, name: &str) {
+        self.cache.remove(&self.cache_key(name)).await;
+    }
+
+    /// The answer to a read asked with `options`, given the current object.
+    fn answer(object: Object, options: &ReadOptions) -> Read {
+        let etag = object.meta.etag.clone();
+        if let (Some(theirs), Some(current)) = (&options.if_none_match, etag) {
+            if *theirs == current {
+                return Read::NotModified { etag: current };
+            }
+        }
+        if let Some(max) = options.max_size {
+            if object.body.len() as u64 > max {
+                return Read::TooLarge {
+                    size: object.body.len() as u64,
+                };
+            }
+        }
+        Read::Found(object)
+    }
+}
+
+fn namespace(info: &StoreInfo, salt: Option<u64>) -> String {
+    let mut h = Sha256::new();
+    for field in [
+        info.backend,
+        &info.location,
+        &salt.map(|s| s.to_string()).unwrap_or_default(),
+    ] {
+        h.update(field.as_bytes());
+        h.update([0]);
+    }
+    let digest = h.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("c{hex}")
+}
+
+fn cached_object(name: &str, entry: CacheEntry) -> Object {
+    Object {
+        meta: ObjectMeta {
+            name: name.to_owned(),
+            size: entry.value.len() as u64,
+            etag: Some(entry.etag),
+            last_modified: entry.last_modified.unwrap_or(SystemTime::UNIX_EPOCH),
+        },
+        body: Bytes::from(entry.value),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for CachedStore {
+    /// The wrapped store's description, unchanged.
+    fn info(&self) -> StoreInfo {
+        self.inner.info()
+    }
+
+    async fn capabilities(&self) -> Result<Capabilities> {
+        self.inner.capabilities().await
+    }
+
+    async fn read(&self, name: &str, options: ReadOptions) -> Result<Read> {
+        let Some(entry) = self.cache.get(&self.cache_key(name)).await else {
+            CacheStats::count(&self.stats.misses);
+            let read = self.inner.read(name, options).await;
+            match &read {
+                Ok(Read::Found(object)) => self.remember(name, object).await,
+                Ok(_) => {}
+                Err(_) => self.forget(name).await,
+            }
+            return read;
+        };
+        if self.trust {
+            CacheStats::count(&self.stats.trusted);
+            return Ok(Self::answer(cached_object(name, entry), &options));
+        }
+        let revalidate = ReadOptions {
+            if_none_match: Some(entry.etag.clone()),
+            max_size: options.max_size,
+        };
+        match self.inner.read(name, revalidate).await {
+            Ok(Read::NotModified { .. }) => {
+                CacheStats::count(&self.stats.revalidated);
+                Ok(Self::answer(cached_object(name, entry), &options))
+            }
+            Ok(Read::Found(object)) => {
+                if object.meta.etag.as_ref() == Some(&entry.etag) {
+                    // A server that ignores If-None-Match sent the same object again.
+                    CacheStats::count(&self.stats.revalidated);
+                } else {
+                    CacheStats::count(&self.stats.refreshed);
+                    self.remember(name, &object).await;
+                }
+                Ok(Self::answer(object, &options))
+            }
+            Ok(other) => {
+                CacheStats::count(&self.stats.refreshed);
+                self.forget(name).await;
+                Ok(other)
+            }
+            Err(e) => {
+                self.forget(name).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn head(&self, name: &str) -> Result<Option<ObjectMeta>> {
+        self.inner.head(name).await
+    }
+
+    async fn write(
+        &self,
+        name: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<WriteResult> {
+        let written = self
+            .inner
+            .write(name, body.clone(), content_type, condition)
+            .await;
+        match &written {
+            Ok(WriteResult::Written(etag)) => {
+                let object = Object {
+                    meta: ObjectMeta {
+                        name: name.to_owned(),
+                        etag: Some(etag.clone()),
+                        size: body.len() as u64,
+                        last_modified: SystemTime::now(),
+                    },
+                    body,
+                };
+                self.remember(name, &object).await;
+            }
+            // A refusal leaves the object (and a cached entry of it) as it was.
+            Ok(WriteResult::Refused) => {}
+            Err(_) => self.forget(name).await,
+        }
+        written
+    }
+
+    async fn delete(&self, name: &str, condition: DeleteCondition) -> Result<DeleteResult> {
+        let deleted = self.inner.delete(name, condition).await;
+        if !matches!(deleted, Ok(DeleteResult::Refused)) {
+            self.forget(name).await;
+        }
+        deleted
+    }
+
+    fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn delete_many(&self, names: Vec<String>) -> Result<()> {
+        for name in &names {
+            self.forget(name).await;
+        }
+        self.inner.delete_many(names).await
+    }
+}
+
+/// A local cache in front of any dictionary: the same dictionary, with reads of unchanged
+/// keys answered without transferring their values. A [`PersiDict`] over a
+/// [`CachedStore`] over the wrapped dictionary's store; every [`PersiDict`] method is
+/// available through `Deref`, subdictionaries included (they share the cache).
 ///
 /// # Reads
 /// `get`, `get_opt`, `get_with_etag`, `get_if` and everything built on them (`items`,
-/// `values`, `get_many`, `pop`, `transform`) look the key up in the cache. On a hit they
-/// send one conditional read, `get_if(key, Same, Some(cached_etag), Retrieve::IfChanged)`,
-/// to the wrapped dictionary — on S3 one `GET If-None-Match: <etag>`, answered
-/// `304 Not Modified` with no body when the key is unchanged — and answer from the cache,
-/// refresh it with the new value, or drop it when the key is gone. On a miss the caller's
-/// read is sent unchanged and a value it returns is cached. `get_if` with
-/// [`Retrieve::Never`] is forwarded unchanged (one `HEAD` on S3). `head`, `contains`,
-/// `etag`, `timestamp` and listings are forwarded unchanged.
+/// `values`, `get_many`, `pop`, `transform`) read through the cache: on a hit one
+/// `GET If-None-Match: <cached etag>` (a `304` answers from the cache), on a miss the
+/// read as it would be. `head`, `contains`, `etag`, `timestamp`, `get_if` with
+/// [`Retrieve::Never`](crate::Retrieve::Never) and listings are forwarded unchanged.
 ///
 /// # Writes
-/// Every write goes through to the wrapped dictionary. The cache is updated only with the
-/// ETag the wrapped dictionary returned for a successful write of that value. A refused
-/// conditional write (`satisfied == false`) never caches the caller's value (it caches the
-/// current value the outcome reports, with its ETag, if any); a delete removes the cached
-/// entry; an error removes it too.
-///
-/// # ETags are never stale
-/// Every ETag this dictionary reports was returned by the wrapped dictionary during the
-/// same call: confirmed by the revalidating read, reported by the forwarded operation, or
-/// the result of this call's write. The only exception is `trust_append_only` (below).
-/// Correctness relies on the wrapped dictionary changing a key's ETag whenever its content
-/// changes, which every compare-and-swap already relies on.
-///
-/// # Namespaces
-/// Cache keys are `[namespace, key parts…]`, where the namespace is a hash of the wrapped
-/// dictionary's [`info`](PersiDict::info) (backend, location, codec) and the value type,
-/// so dictionaries sharing one [`CacheStore`] never see each other's entries.
-/// Subdictionaries are cached dictionaries over the wrapped dictionary's subdictionaries,
-/// in the same store under their own namespace. The `memory` backend's location does not
-/// identify its store, so over [`MemDict`](crate::MemDict) the namespace also includes a
-/// random number drawn when the `CachedDict` is built (its subdictionaries inherit it).
-///
-/// # Trusting append-only dictionaries
-/// With [`CachedDictBuilder::trust_append_only`] and an append-only wrapped dictionary, a
-/// cached key is answered from the cache with no request at all: through this crate such a
-/// key can never be overwritten or deleted, so its cached value and ETag stay current.
-/// Deletions or overwrites by other writers (that do not honour append-only, or that clear
-/// the bucket) are not possible to see in this mode; do not use it if they can happen.
+/// Every write goes through; the bytes written are cached with the ETag the store
+/// returned. A refused conditional write never caches the caller's value; a delete or an
+/// error drops the entry.
 ///
 /// # Cost
-/// Values are kept encoded with the wrapped dictionary's codec, so a hit decodes the value
-/// and a write or refresh encodes it once more (CPU only, no request).
+/// Entries are kept as stored (encoded), so a hit decodes the value once (CPU only, no
+/// request); nothing is encoded twice.
 pub struct CachedDict<V, D> {
     inner: D,
-    store: CacheStore,
-    namespace: String,
-    salt: Option<u64>,
-    codec: Codec,
-    trust: bool,
+    dict: PersiDict<V>,
+    cache: CacheStore,
     stats: Arc<CacheStats>,
-    _values: PhantomData<fn() -> V>,
+    trust: bool,
 }
 
 impl<V, D: std::fmt::Debug> std::fmt::Debug for CachedDict<V, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CachedDict")
             .field("inner", &self.inner)
-            .field("store", &self.store)
-            .field("namespace", &self.namespace)
+            .field("cache", &self.cache)
             .field("trust_append_only", &self.trust)
             .finish_non_exhaustive()
     }
@@ -380,7 +579,7 @@ impl<D> CachedDictBuilder<D> {
 
     /// For an append-only wrapped dictionary, answer cached keys without revalidating them
     /// (zero requests). Ignored for dictionaries that are not append-only. See
-    /// [`CachedDict`] for what this assumes.
+    /// [`CachedStore`] for what this assumes.
     pub fn trust_append_only(mut self, on: bool) -> Self {
         self.trust_append_only = on;
         self
@@ -389,41 +588,30 @@ impl<D> CachedDictBuilder<D> {
     /// The cached dictionary.
     pub fn build<V: Value>(self) -> CachedDict<V, D>
     where
-        D: PersiDict<V>,
+        D: AsRef<PersiDict<V>>,
     {
-        let info = self.inner.info();
-        let salt = (info.backend == "memory").then(|| fastrand::u64(..));
+        let wrapped = self.inner.as_ref();
+        let cache = self.store.unwrap_or_default();
+        let store = CachedStore::new(
+            Arc::clone(wrapped.store()),
+            cache.clone(),
+            self.trust_append_only,
+        );
+        let stats = Arc::clone(store.stats());
+        let trust = store.trust;
+        let dict = PersiDict::with_options(Arc::new(store), wrapped.options())
+            .expect("the wrapped dictionary's options are valid");
         CachedDict {
-            namespace: namespace::<V>(&info, salt),
-            codec: info.codec,
-            trust: self.trust_append_only && info.append_only,
             inner: self.inner,
-            store: self.store.unwrap_or_default(),
-            salt,
-            stats: Arc::default(),
-            _values: PhantomData,
+            dict,
+            cache,
+            stats,
+            trust,
         }
     }
 }
 
-fn namespace<V>(info: &DictInfo, salt: Option<u64>) -> String {
-    let mut h = Sha256::new();
-    for field in [
-        info.backend,
-        &info.location,
-        info.codec.name(),
-        std::any::type_name::<V>(),
-        &salt.map(|s| s.to_string()).unwrap_or_default(),
-    ] {
-        h.update(field.as_bytes());
-        h.update([0]);
-    }
-    let digest = h.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("c{hex}")
-}
-
-impl<V: Value, D: PersiDict<V>> CachedDict<V, D> {
+impl<V: Value, D: AsRef<PersiDict<V>>> CachedDict<V, D> {
     /// `inner` with a new in-memory cache of [`DEFAULT_MAX_ENTRIES`] entries.
     pub fn new(inner: D) -> CachedDict<V, D> {
         CachedDict::builder(inner).build()
@@ -451,7 +639,7 @@ impl<V, D> CachedDict<V, D> {
 
     /// The cache store.
     pub fn store(&self) -> &CacheStore {
-        &self.store
+        &self.cache
     }
 
     /// What the cache did so far (shared with subdictionaries).
@@ -464,319 +652,28 @@ impl<V, D> CachedDict<V, D> {
     pub fn trusts_cache(&self) -> bool {
         self.trust
     }
-}
 
-impl<V: Value, D: PersiDict<V>> CachedDict<V, D> {
-    fn cache_key(&self, key: &Key) -> Key {
-        key.prefixed(std::slice::from_ref(&self.namespace))
-    }
-
-    async fn cached(&self, key: &Key) -> Option<CacheEntry> {
-        self.store.get(&self.cache_key(key)).await
-    }
-
-    async fn forget(&self, key: &Key) {
-        self.store.remove(&self.cache_key(key)).await;
-    }
-
-    async fn remember(&self, key: &Key, etag: ETag, value: Vec<u8>) {
-        self.store
-            .insert(&self.cache_key(key), CacheEntry { etag, value })
-            .await;
-    }
-
-    /// Caches `value` (with `etag`) if it encodes; otherwise drops the entry.
-    async fn remember_value(&self, key: &Key, etag: ETag, value: &V) {
-        match self.codec.encode(value) {
-            Ok(bytes) => self.remember(key, etag, bytes).await,
-            Err(_) => self.forget(key).await,
-        }
-    }
-
-    fn decode(&self, key: &Key, bytes: &[u8]) -> Result<V> {
-        self.codec.decode_for(key, bytes)
-    }
-
-    /// Brings the cache in line with what an operation's outcome reports about the key
-    /// afterwards. `cached` is the ETag of the entry before the operation, if known.
-    async fn absorb(&self, key: &Key, out: &Outcome<V>, cached: Option<&ETag>) {
-        match (&out.resulting_etag, &out.value) {
-            (None, _) => self.forget(key).await,
-            (Some(e), Slot::Present(v)) => self.remember_value(key, e.clone(), v).await,
-            (Some(e), _) if Some(e) != cached => self.forget(key).await,
-            _ => {}
-        }
-    }
-
-    /// The outcome of a read that found `actual` with the cached `value` available.
-    fn answer(
-        &self,
-        key: &Key,
-        condition: Condition,
-        expected: Option<&ETag>,
-        retrieve: Retrieve,
-        actual: ETag,
-        value: &[u8],
-    ) -> Result<Outcome<V>> {
-        let slot = if retrieve.wants_value(expected, Some(&actual)) {
-            Slot::Present(self.decode(key, value)?)
-        } else {
-            Slot::NotRetrieved
-        };
-        let satisfied = condition.holds(expected, Some(&actual));
-        Ok(Outcome::unchanged(satisfied, Some(actual), slot))
+    /// The cached dictionary as a plain [`PersiDict`].
+    pub fn into_dict(self) -> PersiDict<V> {
+        self.dict
     }
 }
 
-#[async_trait]
-impl<V: Value, D: PersiDict<V>> PersiDict<V> for CachedDict<V, D> {
-    /// The wrapped dictionary's description, unchanged.
-    fn info(&self) -> DictInfo {
-        self.inner.info()
+impl<V, D> Deref for CachedDict<V, D> {
+    type Target = PersiDict<V>;
+    fn deref(&self) -> &PersiDict<V> {
+        &self.dict
     }
+}
 
-    async fn capabilities(&self) -> Result<Capabilities> {
-        self.inner.capabilities().await
+impl<V, D> From<CachedDict<V, D>> for PersiDict<V> {
+    fn from(d: CachedDict<V, D>) -> PersiDict<V> {
+        d.dict
     }
+}
 
-    async fn get_if(
-        &self,
-        key: &Key,
-        condition: Condition,
-        expected: Option<&ETag>,
-        retrieve: Retrieve,
-    ) -> Result<Outcome<V>> {
-        let cached = self.cached(key).await;
-        let Some(entry) = cached else {
-            CacheStats::count(&self.stats.misses);
-            let out = self.inner.get_if(key, condition, expected, retrieve).await;
-            return match out {
-                Ok(out) => {
-                    if let (Some(e), Slot::Present(v)) = (&out.actual_etag, &out.value) {
-                        self.remember_value(key, e.clone(), v).await;
-                    }
-                    Ok(out)
-                }
-                Err(e) => Err(e),
-            };
-        };
-        if self.trust {
-            CacheStats::count(&self.stats.trusted);
-            return self.answer(key, condition, expected, retrieve, entry.etag, &entry.value);
-        }
-        if retrieve == Retrieve::Never {
-            let out = self.inner.get_if(key, condition, expected, retrieve).await;
-            match &out {
-                Ok(o) => self.absorb(key, o, Some(&entry.etag)).await,
-                Err(_) => self.forget(key).await,
-            }
-            return out;
-        }
-        let fresh = match self
-            .inner
-            .get_if(key, Condition::Same, Some(&entry.etag), Retrieve::IfChanged)
-            .await
-        {
-            Ok(fresh) => fresh,
-            Err(e) => {
-                self.forget(key).await;
-                return Err(e);
-            }
-        };
-        match (fresh.actual_etag, fresh.value) {
-            (Some(actual), Slot::NotRetrieved) if actual == entry.etag => {
-                CacheStats::count(&self.stats.revalidated);
-                self.answer(key, condition, expected, retrieve, actual, &entry.value)
-            }
-            (Some(actual), Slot::Present(v)) => {
-                CacheStats::count(&self.stats.refreshed);
-                self.remember_value(key, actual.clone(), &v).await;
-                let slot = if retrieve.wants_value(expected, Some(&actual)) {
-                    Slot::Present(v)
-                } else {
-                    Slot::NotRetrieved
-                };
-                let satisfied = condition.holds(expected, Some(&actual));
-                Ok(Outcome::unchanged(satisfied, Some(actual), slot))
-            }
-            (None, _) => {
-                CacheStats::count(&self.stats.refreshed);
-                self.forget(key).await;
-                let satisfied = condition.holds(expected, None);
-                Ok(Outcome::unchanged(satisfied, None, Slot::Absent))
-            }
-            (Some(_), _) => {
-                // Changed but no value (a backend that answered without it): read it the
-                // caller's way, uncached.
-                CacheStats::count(&self.stats.refreshed);
-                self.forget(key).await;
-                let out = self
-                    .inner
-                    .get_if(key, condition, expected, retrieve)
-                    .await?;
-                self.absorb(key, &out, None).await;
-                Ok(out)
-            }
-        }
-    }
-
-    async fn put_if(
-        &self,
-        key: &Key,
-        write: Write<V>,
-        condition: Condition,
-        expected: Option<&ETag>,
-        retrieve: Retrieve,
-    ) -> Result<Outcome<V>> {
-        let written = match &write {
-            Write::Value(v) => self.codec.encode(v).ok(),
-            _ => None,
-        };
-        let is_value = matches!(write, Write::Value(_));
-        let cached = self.cached(key).await.map(|e| e.etag);
-        let out = match self
-            .inner
-            .put_if(key, write, condition, expected, retrieve)
-            .await
-        {
-            Ok(out) => out,
-            Err(e) => {
-                self.forget(key).await;
-                return Err(e);
-            }
-        };
-        match (&out.resulting_etag, written) {
-            // Our own value went in: cache it with the ETag the write returned.
-            (Some(e), Some(bytes)) if out.satisfied && is_value && out.mutated() => {
-                self.remember(key, e.clone(), bytes).await;
-            }
-            _ => self.absorb(key, &out, cached.as_ref()).await,
-        }
-        Ok(out)
-    }
-
-    async fn setdefault_if(
-        &self,
-        key: &Key,
-        default: V,
-        condition: Condition,
-        expected: Option<&ETag>,
-        retrieve: Retrieve,
-    ) -> Result<Outcome<V>> {
-        let cached = self.cached(key).await;
-        if let (true, Some(entry)) = (self.trust, &cached) {
-            // Present, and it stays so: never inserts; nothing to ask.
-            CacheStats::count(&self.stats.trusted);
-            return self.answer(
-                key,
-                condition,
-                expected,
-                retrieve,
-                entry.etag.clone(),
-                &entry.value,
-            );
-        }
-        let written = self.codec.encode(&default).ok();
-        let out = match self
-            .inner
-            .setdefault_if(key, default, condition, expected, retrieve)
-            .await
-        {
-            Ok(out) => out,
-            Err(e) => {
-                self.forget(key).await;
-                return Err(e);
-            }
-        };
-        let cached = cached.map(|e| e.etag);
-        match (&out.resulting_etag, written) {
-            (Some(e), Some(bytes)) if out.satisfied && out.actual_etag.is_none() => {
-                self.remember(key, e.clone(), bytes).await;
-            }
-            _ => self.absorb(key, &out, cached.as_ref()).await,
-        }
-        Ok(out)
-    }
-
-    async fn discard_if(
-        &self,
-        key: &Key,
-        condition: Condition,
-        expected: Option<&ETag>,
-    ) -> Result<Outcome<V>> {
-        let cached = self.cached(key).await.map(|e| e.etag);
-        let out = self.inner.discard_if(key, condition, expected).await;
-        match &out {
-            Ok(o) => self.absorb(key, o, cached.as_ref()).await,
-            Err(_) => self.forget(key).await,
-        }
-        out
-    }
-
-    async fn put(&self, key: &Key, value: V) -> Result<ETag> {
-        let bytes = self.codec.encode(&value).ok();
-        match (self.inner.put(key, value).await, bytes) {
-            (Ok(etag), Some(bytes)) => {
-                self.remember(key, etag.clone(), bytes).await;
-                Ok(etag)
-            }
-            (result, _) => {
-                self.forget(key).await;
-                result
-            }
-        }
-    }
-
-    async fn discard(&self, key: &Key) -> Result<bool> {
-        let out = self.inner.discard(key).await;
-        self.forget(key).await;
-        out
-    }
-
-    async fn head(&self, key: &Key) -> Result<Option<EntryMeta>> {
-        self.inner.head(key).await
-    }
-
-    fn list(&self) -> BoxStream<'_, Result<EntryMeta>> {
-        self.inner.list()
-    }
-
-    fn get_subdict(&self, prefix: &Key) -> Result<Box<dyn PersiDict<V>>> {
-        let inner = self.inner.get_subdict(prefix)?;
-        let info = inner.info();
-        Ok(Box::new(CachedDict {
-            namespace: namespace::<V>(&info, self.salt),
-            codec: info.codec,
-            trust: self.trust && info.append_only,
-            inner,
-            store: self.store.clone(),
-            salt: self.salt,
-            stats: Arc::clone(&self.stats),
-            _values: PhantomData,
-        }))
-    }
-
-    async fn contains(&self, key: &Key) -> Result<bool> {
-        self.inner.contains(key).await
-    }
-
-    async fn etag(&self, key: &Key) -> Result<ETag> {
-        self.inner.etag(key).await
-    }
-
-    async fn len(&self) -> Result<usize> {
-        self.inner.len().await
-    }
-
-    async fn is_empty(&self) -> Result<bool> {
-        self.inner.is_empty().await
-    }
-
-    /// Clears the wrapped dictionary and this dictionary's cache namespace (entries of
-    /// subdictionaries' namespaces are left to revalidation and eviction).
-    async fn clear(&self) -> Result<()> {
-        let result = self.inner.clear().await;
-        self.store.clear_namespace(&self.namespace).await;
-        result
+impl<V, D> AsRef<PersiDict<V>> for CachedDict<V, D> {
+    fn as_ref(&self) -> &PersiDict<V> {
+        &self.dict
     }
 }

@@ -51,6 +51,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cached;
 pub mod codec;
 pub mod cond;
 pub mod dict;
@@ -60,6 +61,7 @@ pub mod memory;
 pub mod semantics;
 pub mod store;
 
+pub use cached::{CacheStore, CachedDict, CachedDictBuilder, CachedStore};
 pub use codec::{Codec, Encoded};
 pub use cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
 pub use dict::{

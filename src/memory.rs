@@ -123,6 +123,12 @@ impl<V> Deref for MemDict<V> {
     }
 }
 
+impl<V> AsRef<PersiDict<V>> for MemDict<V> {
+    fn as_ref(&self) -> &PersiDict<V> {
+        &self.dict
+    }
+}
+
 impl<V> From<MemDict<V>> for PersiDict<V> {
     fn from(d: MemDict<V>) -> PersiDict<V> {
         d.dict

@@ -30,7 +30,7 @@ use crate::file::FileDict;
 use crate::memory::MemDict;
 
 /// Opens the dictionary a URL names (see the [module docs](self) for the schemes and their
-/// parameters), as a trait object.
+/// parameters), as a plain [`PersiDict`].
 ///
 /// `s3://` loads the AWS configuration but sends no request until the dictionary is used
 /// (unless `create_bucket=true`).
@@ -48,8 +48,8 @@ use crate::memory::MemDict;
 /// # Errors
 /// [`Error::Config`] for an unknown scheme, an unknown parameter or a bad value; whatever
 /// building the backend reports (for example a failed bucket creation).
-pub async fn open<V: Value>(url: &str) -> Result<Box<dyn PersiDict<V>>> {
-    Ok(Opened::open(url).await?.into_dyn())
+pub async fn open<V: Value>(url: &str) -> Result<PersiDict<V>> {
+    Ok(Opened::open(url).await?.into_dict())
 }
 
 /// A dictionary opened from a URL, keeping its concrete type, for callers that want
@@ -95,18 +95,18 @@ impl<V: Value> Opened<V> {
         }
     }
 
-    /// The dictionary as a trait object.
-    pub fn into_dyn(self) -> Box<dyn PersiDict<V>> {
+    /// The dictionary as a plain [`PersiDict`].
+    pub fn into_dict(self) -> PersiDict<V> {
         match self {
-            Opened::Memory(d) => Box::new(d),
-            Opened::File(d) => Box::new(d),
+            Opened::Memory(d) => d.into(),
+            Opened::File(d) => d.into(),
             #[cfg(feature = "s3")]
-            Opened::S3(d) => Box::new(d),
+            Opened::S3(d) => d.into(),
         }
     }
 
-    /// The dictionary as a trait object, borrowed.
-    pub fn as_dyn(&self) -> &dyn PersiDict<V> {
+    /// The dictionary as a plain [`PersiDict`], borrowed.
+    pub fn as_dict(&self) -> &PersiDict<V> {
         match self {
             Opened::Memory(d) => d,
             Opened::File(d) => d,

@@ -1,84 +1,23 @@
-//! Bulk operations through the trait's provided methods, on MemDict: `delete_many`
+//! Bulk operations of the typed dictionary over a plain byte store and over MemDict: `delete_many`
 //! semantics, `clear` in batches, and the concurrency hint.
 
-use async_trait::async_trait;
-use futures::stream::BoxStream;
+use std::sync::Arc;
+
 use futures::TryStreamExt;
 use persidict::dict::{BULK_BATCH, DEFAULT_CONCURRENCY};
 use persidict::prelude::*;
-use persidict::{Capabilities, DictInfo, EntryMeta};
+use persidict::store::MemStore;
+use persidict::DictOptions;
 
-/// A backend with only the required methods, so every bulk operation runs the trait's
-/// provided code; it declares a concurrency of 3.
-struct Plain(MemDict<u64>);
-
-#[async_trait]
-impl PersiDict<u64> for Plain {
-    fn info(&self) -> DictInfo {
-        self.0.info()
-    }
-    async fn capabilities(&self) -> persidict::Result<Capabilities> {
-        self.0.capabilities().await
-    }
-    async fn get_if(
-        &self,
-        key: &Key,
-        condition: Condition,
-        expected: Option<&ETag>,
-        retrieve: Retrieve,
-    ) -> persidict::Result<Outcome<u64>> {
-        self.0.get_if(key, condition, expected, retrieve).await
-    }
-    async fn put_if(
-        &self,
-        key: &Key,
-        write: Write<u64>,
-        condition: Condition,
-        expected: Option<&ETag>,
-        retrieve: Retrieve,
-    ) -> persidict::Result<Outcome<u64>> {
-        self.0
-            .put_if(key, write, condition, expected, retrieve)
-            .await
-    }
-    async fn setdefault_if(
-        &self,
-        key: &Key,
-        default: u64,
-        condition: Condition,
-        expected: Option<&ETag>,
-        retrieve: Retrieve,
-    ) -> persidict::Result<Outcome<u64>> {
-        self.0
-            .setdefault_if(key, default, condition, expected, retrieve)
-            .await
-    }
-    async fn discard_if(
-        &self,
-        key: &Key,
-        condition: Condition,
-        expected: Option<&ETag>,
-    ) -> persidict::Result<Outcome<u64>> {
-        self.0.discard_if(key, condition, expected).await
-    }
-    async fn put(&self, key: &Key, value: u64) -> persidict::Result<ETag> {
-        self.0.put(key, value).await
-    }
-    async fn discard(&self, key: &Key) -> persidict::Result<bool> {
-        self.0.discard(key).await
-    }
-    async fn head(&self, key: &Key) -> persidict::Result<Option<EntryMeta>> {
-        self.0.head(key).await
-    }
-    fn list(&self) -> BoxStream<'_, persidict::Result<EntryMeta>> {
-        self.0.list()
-    }
-    fn get_subdict(&self, prefix: &Key) -> persidict::Result<Box<dyn PersiDict<u64>>> {
-        self.0.get_subdict(prefix)
-    }
-    fn concurrency(&self) -> usize {
-        3
-    }
+/// A dictionary over a plain byte store (a `MemStore`, nothing forwarded from a
+/// `MemDict`), configured with a concurrency of 3.
+fn plain(append_only: bool) -> PersiDict<u64> {
+    let options = DictOptions {
+        concurrency: 3,
+        append_only,
+        ..DictOptions::default()
+    };
+    PersiDict::with_options(Arc::new(MemStore::new()), options).unwrap()
 }
 
 fn key(i: usize) -> Key {
@@ -113,7 +52,7 @@ async fn delete_many_on_an_append_only_dict_is_refused() {
 
 #[tokio::test]
 async fn provided_clear_removes_more_than_one_batch() {
-    let d = Plain(MemDict::<u64>::new());
+    let d = plain(false);
     assert_eq!(d.concurrency(), 3);
     let n = BULK_BATCH + 37;
     d.put_many((0..n).map(|i| (key(i), i as u64)).collect())
@@ -129,7 +68,7 @@ async fn provided_clear_removes_more_than_one_batch() {
 
 #[tokio::test]
 async fn provided_clear_on_an_append_only_dict_is_refused() {
-    let d = Plain(MemDict::<u64>::new().with_append_only(true));
+    let d = plain(true);
     d.clear().await.unwrap();
     d.put(&key(1), 1).await.unwrap();
     assert!(matches!(d.clear().await, Err(Error::AppendOnly { .. })));
@@ -139,7 +78,7 @@ async fn provided_clear_on_an_append_only_dict_is_refused() {
 #[tokio::test]
 async fn forwarding_keeps_the_hint() {
     let d = std::sync::Arc::new(MemDict::<u64>::new());
-    let boxed: Box<dyn PersiDict<u64>> = Box::new(d.clone());
+    let boxed: PersiDict<u64> = (*d).clone().into();
     assert_eq!(boxed.concurrency(), DEFAULT_CONCURRENCY);
     boxed.put(&key(1), 1).await.unwrap();
     boxed.delete_many(&[key(1), key(2)]).await.unwrap();

@@ -18,7 +18,7 @@ struct CachedMemFixture {
 
 #[async_trait::async_trait]
 impl Fixture for CachedMemFixture {
-    async fn open<V: Value>(&self, options: FixtureOptions) -> Box<dyn PersiDict<V>> {
+    async fn open<V: Value>(&self, options: FixtureOptions) -> PersiDict<V> {
         let inner = MemDict::new()
             .with_codec(options.codec)
             .with_append_only(options.append_only);
@@ -67,7 +67,7 @@ mod cached_memory_file_store {
 
     #[async_trait::async_trait]
     impl Fixture for FileStoreFixture {
-        async fn open<V: Value>(&self, options: FixtureOptions) -> Box<dyn PersiDict<V>> {
+        async fn open<V: Value>(&self, options: FixtureOptions) -> PersiDict<V> {
             self.inner.open(options).await
         }
     }
@@ -103,7 +103,7 @@ impl CachedS3Fixture {
 
 #[async_trait::async_trait]
 impl Fixture for CachedS3Fixture {
-    async fn open<V: Value>(&self, options: FixtureOptions) -> Box<dyn PersiDict<V>> {
+    async fn open<V: Value>(&self, options: FixtureOptions) -> PersiDict<V> {
         let d: S3Dict<V> = common::builder(&self.server, "cached")
             .codec(options.codec)
             .append_only(options.append_only)

@@ -382,7 +382,7 @@ fn s3_export_import(server: &str) {
     };
     let src = s3_url(&s, "export", "codec=bincode&create_bucket=true");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let typed: Box<dyn PersiDict<(String, u64)>> = rt.block_on(persidict::open(&src)).unwrap();
+    let typed: PersiDict<(String, u64)> = rt.block_on(persidict::open(&src)).unwrap();
     for i in 0..30u64 {
         let k = Key::new([format!("g{}", i % 4), format!("k{i}")]).unwrap();
         rt.block_on(typed.put(&k, (format!("v{i}"), i))).unwrap();
@@ -397,7 +397,7 @@ fn s3_export_import(server: &str) {
     let dst = s3_url(&s, "import", "codec=bincode");
     let report = json(ok(&["--json", "import", dir_s, &dst, "--concurrency", "8"]));
     assert_eq!(report["imported"], 30);
-    let copy: Box<dyn PersiDict<(String, u64)>> = rt.block_on(persidict::open(&dst)).unwrap();
+    let copy: PersiDict<(String, u64)> = rt.block_on(persidict::open(&dst)).unwrap();
     let k = Key::parse_path("g3/k7").unwrap();
     assert_eq!(rt.block_on(copy.get(&k)).unwrap(), ("v7".to_string(), 7));
     assert_eq!(rt.block_on(copy.len()).unwrap(), 30);
@@ -411,7 +411,7 @@ fn s3_export_import(server: &str) {
             .collect::<Vec<_>>()
     };
     assert_eq!(listing(&src), listing(&dst));
-    let raw: Box<dyn PersiDict<Encoded>> = rt.block_on(persidict::open(&dst)).unwrap();
+    let raw: PersiDict<Encoded> = rt.block_on(persidict::open(&dst)).unwrap();
     assert_eq!(
         rt.block_on(raw.get(&k)).unwrap().0,
         Codec::Bincode.encode(&("v7", 7u64)).unwrap()

@@ -41,8 +41,8 @@ fn sample() -> impl Strategy<Value = Sample> {
 /// Both directions through two dictionaries that share storage: `typed` and `raw`.
 async fn both_ways<V: Value + Clone + PartialEq + Debug>(
     codec: Codec,
-    typed: &dyn PersiDict<V>,
-    raw: &dyn PersiDict<Encoded>,
+    typed: &PersiDict<V>,
+    raw: &PersiDict<Encoded>,
     value: V,
 ) -> Result<(), TestCaseError> {
     let encoded = codec.encode(&value).expect("encodes");

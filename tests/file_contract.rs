@@ -31,7 +31,7 @@ impl FileFixture {
 
 #[async_trait::async_trait]
 impl Fixture for FileFixture {
-    async fn open<V: Value>(&self, options: FixtureOptions) -> Box<dyn PersiDict<V>> {
+    async fn open<V: Value>(&self, options: FixtureOptions) -> PersiDict<V> {
         Box::new(self.open_file(options).await)
     }
 }
@@ -50,7 +50,7 @@ mod file_under_a_prefix {
 
     #[async_trait::async_trait]
     impl Fixture for PrefixedFixture {
-        async fn open<V: Value>(&self, options: FixtureOptions) -> Box<dyn PersiDict<V>> {
+        async fn open<V: Value>(&self, options: FixtureOptions) -> PersiDict<V> {
             let root = self.0.open_file::<V>(options).await;
             let prefix = Key::new(["tenant", "a"]).expect("a valid prefix");
             Box::new(root.subdict(&prefix))
@@ -68,7 +68,7 @@ mod file_unsigned {
 
     #[async_trait::async_trait]
     impl Fixture for UnsignedFixture {
-        async fn open<V: Value>(&self, options: FixtureOptions) -> Box<dyn PersiDict<V>> {
+        async fn open<V: Value>(&self, options: FixtureOptions) -> PersiDict<V> {
             let dir = tempfile::tempdir().expect("a temporary directory");
             let d = FileDict::builder(dir.path())
                 .codec(options.codec)

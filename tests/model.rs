@@ -195,7 +195,7 @@ fn assert_unchanged(
     assert_eq!(out.value, value, "{what}: value ({out:?})");
 }
 
-async fn step(d: &dyn PersiDict<u64>, m: &mut Model, op: &Op) {
+async fn step(d: &PersiDict<u64>, m: &mut Model, op: &Op) {
     let what = format!("{op:?}");
     let what = what.as_str();
     match op {
@@ -367,7 +367,7 @@ fn run(append_only: bool, files: bool, ops: &[Op]) {
         .expect("a tokio runtime");
     rt.block_on(async {
         let tmp = tempfile::tempdir().expect("a temporary directory");
-        let d: Box<dyn PersiDict<u64>> = if files {
+        let d: PersiDict<u64> = if files {
             Box::new(
                 FileDict::builder(tmp.path())
                     .append_only(append_only)

@@ -20,7 +20,7 @@ impl S3Fixture {
 
 #[async_trait::async_trait]
 impl Fixture for S3Fixture {
-    async fn open<V: Value>(&self, options: FixtureOptions) -> Box<dyn PersiDict<V>> {
+    async fn open<V: Value>(&self, options: FixtureOptions) -> PersiDict<V> {
         let d: S3Dict<V> = common::builder(&self.server, "contract")
             .codec(options.codec)
             .append_only(options.append_only)

@@ -323,3 +323,9 @@ impl<V: Value> PersiDict<V> {
         })
     }
 }
+
+impl<V> AsRef<PersiDict<V>> for PersiDict<V> {
+    fn as_ref(&self) -> &PersiDict<V> {
+        self
+    }
+}

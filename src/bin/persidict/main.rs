@@ -189,7 +189,7 @@ async fn run(cli: Cli) -> Outcome {
 }
 
 async fn command(cli: &Cli, dict: &Opened<Encoded>) -> Outcome {
-    let d = dict.as_dyn();
+    let d = dict.as_dict();
     match &cli.command {
         Command::Ls { long, .. } => ls(cli, d, *long).await,
         Command::Get { key, hex, .. } => get(cli, d, &Key::parse_path(key)?, *hex).await,
@@ -280,7 +280,7 @@ fn print_stats(cli: &Cli, dict: &Opened<Encoded>) {
     }
 }
 
-async fn ls(cli: &Cli, d: &dyn PersiDict<Encoded>, long: bool) -> Outcome {
+async fn ls(cli: &Cli, d: &PersiDict<Encoded>, long: bool) -> Outcome {
     let mut entries: Vec<EntryMeta> = d.list().try_collect().await?;
     entries.sort_by(|a, b| a.key.cmp(&b.key));
     let etag = |m: &EntryMeta| m.etag.as_ref().map(|e| e.as_str().to_owned());
@@ -337,7 +337,7 @@ async fn ls(cli: &Cli, d: &dyn PersiDict<Encoded>, long: bool) -> Outcome {
     Ok(())
 }
 
-async fn get(cli: &Cli, d: &dyn PersiDict<Encoded>, key: &Key, hex: bool) -> Outcome {
+async fn get(cli: &Cli, d: &PersiDict<Encoded>, key: &Key, hex: bool) -> Outcome {
     let (value, etag) = d
         .get_with_etag(key)
         .await?
@@ -389,7 +389,7 @@ async fn get(cli: &Cli, d: &dyn PersiDict<Encoded>, key: &Key, hex: bool) -> Out
         .map_err(|e| Failure(format!("writing to stdout: {e}")))
 }
 
-async fn put(cli: &Cli, d: &dyn PersiDict<Encoded>, key: &Key, value: &str, hex: bool) -> Outcome {
+async fn put(cli: &Cli, d: &PersiDict<Encoded>, key: &Key, value: &str, hex: bool) -> Outcome {
     let mut bytes = if value == "-" {
         let mut buf = Vec::new();
         std::io::stdin()
@@ -469,7 +469,7 @@ async fn probe(cli: &Cli, dict: &Opened<Encoded>) -> Outcome {
             }
         }
         other => {
-            let d = other.as_dyn();
+            let d = other.as_dict();
             let caps = d.capabilities().await?;
             let info = d.info();
             let rows = [

@@ -36,7 +36,7 @@ fn io_failure(path: &Path, what: &str, e: std::io::Error) -> Failure {
 /// Writes every entry of `d` under `dir`; returns how many were written. Entries deleted
 /// while the export runs are skipped.
 pub(crate) async fn export(
-    d: &dyn PersiDict<Encoded>,
+    d: &PersiDict<Encoded>,
     dir: &Path,
     concurrency: usize,
     hidden: bool,
@@ -140,7 +140,7 @@ fn scan(dir: &Path, ext: &str) -> Result<(Vec<(Key, PathBuf)>, usize), Failure> 
 /// Stores every `.<ext>` file under `dir` into `d`; returns how many were stored and how
 /// many other files were skipped.
 pub(crate) async fn import(
-    d: &dyn PersiDict<Encoded>,
+    d: &PersiDict<Encoded>,
     dir: &Path,
     concurrency: usize,
     hidden: bool,
