@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::TryStreamExt;
@@ -55,27 +54,25 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<bool, Error> {
     let tmp = tempfile::tempdir().map_err(|e| Error::Config(e.to_string()))?;
-    let log: Arc<dyn PersiDict<Event>> = match std::env::args().nth(1) {
-        Some(url) => Arc::new(
-            S3DictBuilder::from_url(&url)?
+    let log: PersiDict<Event> = match std::env::args().nth(1) {
+        Some(url) => S3DictBuilder::from_url(&url)?
                 .append_only(true)
                 .create_bucket(true)
-                .build()
-                .await?,
-        ),
-        None => Arc::new(
-            FileDict::builder(tmp.path())
-                .append_only(true)
-                .build()
-                .await?,
-        ),
+                .build::<Event>()
+                .await?
+                .into(),
+        None => FileDict::builder(tmp.path())
+            .append_only(true)
+            .build::<Event>()
+            .await?
+            .into(),
     };
     println!("audit log: {}", log.info().location);
 
     // Concurrent appenders.
     let mut writers = Vec::new();
     for w in 0..WRITERS {
-        let log = Arc::clone(&log);
+        let log = log.clone();
         writers.push(tokio::spawn(async move {
             let writer = format!("w{w}");
             for seq in 0..EVENTS_PER_WRITER {

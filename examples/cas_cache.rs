@@ -112,8 +112,8 @@ async fn run() -> Result<bool, Error> {
     };
     let tmp = tempfile::tempdir().map_err(|e| Error::Config(e.to_string()))?;
     let inner: PersiDict<Memo> = match &s3 {
-        Some(d) => Box::new(d.clone()),
-        None => Box::new(FileDict::builder(tmp.path()).build().await?),
+        Some(d) => d.clone().into(),
+        None => FileDict::builder(tmp.path()).build().await?.into(),
     };
     let dict = Arc::new(CachedDict::new(inner));
     println!("dictionary: {}", dict.info().location);

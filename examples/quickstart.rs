@@ -19,17 +19,16 @@ async fn main() -> persidict::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "target/quickstart-data".to_owned());
     let dict: PersiDict<String> = if target.starts_with("s3://") {
-        Box::new(
-            S3DictBuilder::from_url(&target)?
-                .create_bucket(true)
-                .build()
-                .await?,
-        )
+        S3DictBuilder::from_url(&target)?
+            .create_bucket(true)
+            .build()
+            .await?
+            .into()
     } else if target == "mem://" {
-        Box::new(MemDict::new())
+        MemDict::new().into()
     } else {
         let dir = target.strip_prefix("file://").unwrap_or(&target);
-        Box::new(FileDict::builder(dir).build().await?)
+        FileDict::builder(dir).build().await?.into()
     };
     println!("dictionary: {}", dict.info().location);
     dict.clear().await?;

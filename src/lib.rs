@@ -23,12 +23,30 @@
 //! # Ok::<(), persidict::Error>(()) }).unwrap();
 //! ```
 //!
+//! ## Architecture
+//! From the bottom up, one module per layer:
+//!
+//! | layer | module | what it is |
+//! |---|---|---|
+//! | byte core | [`store`] | [`ObjectStore`]: eight methods (read, head, write and delete with a precondition, list by prefix, batch delete, capabilities, info) that every backend implements, and nothing more |
+//! | backends | [`store::MemStore`], [`file`], `s3` | memory, a local directory, S3 |
+//! | wrappers | [`store::Prefixed`], [`store::AppendOnly`], [`cached::CachedStore`] | stores over stores: subdictionaries, append-only enforcement, a revalidated cache |
+//! | semantics | [`semantics`] | persidict's conditional operations, written once over the byte core |
+//! | typed layer | [`dict`] | [`PersiDict<V>`]: keys, codecs, `get`/`put`/…, `transform`, bulk operations |
+//!
+//! [`MemDict`], [`FileDict`] and `S3Dict` are [`PersiDict`]s over their stores (they
+//! dereference to it and add what is particular to the backend: a directory, request
+//! counters). A new backend implements [`ObjectStore`] and gets the whole dictionary, with
+//! exactly these semantics, from `PersiDict::with_options`; the contract suite (feature
+//! `contract`) checks it.
+//!
 //! ## Keys
 //! A [`Key`] is a non-empty sequence of parts of 1..=200 characters from
-//! `A-Z a-z 0-9 ( ) _ - ~ . =` (not `.` or `..`). Backends that store objects sign each
-//! part with a short SHA-256 suffix (`digest_len`, default 4; 0 gives unsigned names, the
-//! layout of Python persidict), so that case-only differences survive case-insensitive file
-//! systems and foreign objects are recognised and skipped.
+//! `A-Z a-z 0-9 ( ) _ - ~ . =` (not `.` or `..`); `"users/42".parse::<Key>()` gives the
+//! two-part key. Each part is signed with a short SHA-256 suffix in object names
+//! (`digest_len`, default 4; 0 gives unsigned names, the layout of Python persidict), so
+//! that case-only differences survive case-insensitive file systems and foreign objects
+//! are recognised and skipped.
 //!
 //! ## Conditional operations
 //! [`PersiDict::get_if`], [`PersiDict::put_if`], [`PersiDict::setdefault_if`] and
@@ -36,7 +54,10 @@
 //! [`ETag`] the caller expects (`None` means "absent"), and report an [`Outcome`]: whether
 //! the condition held, the ETag it was checked against, the ETag afterwards, and the value
 //! per [`Retrieve`]. A failed condition is a result, not an error.
-//! [`PersiDictExt::transform`] is the retrying read-modify-write loop built on them.
+//! [`PersiDict::transform`] is the retrying read-modify-write loop built on them; the
+//! short forms [`PersiDict::insert`] (insert-if-absent), [`PersiDict::compare_and_swap`]
+//! (which hands back the current value and ETag on refusal) and [`PersiDict::delete_if`]
+//! cover the common cases.
 //!
 //! ## Backends
 //! - [`MemDict`]: in memory, the reference implementation; for tests and caches.
@@ -48,6 +69,8 @@
 //!
 //! ## Errors
 //! One [`Error`] type; see its variants for what each means and what to do.
+//! [`Error::is_retryable`] says whether trying again later can help, and
+//! [`std::error::Error::source`] leads to the cause.
 
 #![warn(missing_docs)]
 

@@ -19,7 +19,6 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use persidict::prelude::*;
@@ -62,7 +61,7 @@ const POLICY: RetryPolicy = RetryPolicy {
     max_backoff: Duration::from_millis(100),
 };
 
-type Dict = Arc<dyn PersiDict<Vec<u32>>>;
+type Dict = PersiDict<Vec<u32>>;
 
 fn op_id(process: u32, task: u32, i: u32) -> u32 {
     process * 1_000_000 + task * 1000 + i
@@ -182,8 +181,8 @@ async fn run_process(
     let handles: Vec<_> = (0..size.tasks)
         .map(|t| {
             tokio::spawn(task(
-                Arc::clone(&d),
-                Arc::clone(&log),
+                d.clone(),
+                log.clone(),
                 process,
                 t,
                 size,
@@ -298,7 +297,7 @@ async fn s3_dicts(endpoint: &str, prefix: &str, create: bool) -> (Dict, Dict) {
         .build()
         .await
         .unwrap();
-    (Arc::new(d), Arc::new(log))
+    (d.into(), log.into())
 }
 
 /// Creates the keys for the compare-and-delete race; their ETags.
@@ -361,7 +360,7 @@ async fn race_across_processes(server: &str, size: Size) {
                 .unwrap()
         })
         .collect();
-    let mut wins = run_process(Arc::clone(&d), Arc::clone(&log), 0, size, etags, start).await;
+    let mut wins = run_process(d.clone(), log.clone(), 0, size, etags, start).await;
     for child in children {
         let out = tokio::task::spawn_blocking(move || child.wait_with_output())
             .await
@@ -437,12 +436,12 @@ async fn moto_races_across_processes_are_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_races_are_exact() {
-    let d: Dict = Arc::new(MemDict::<Vec<u32>>::new());
-    let log: Dict = Arc::new(MemDict::<Vec<u32>>::new().with_append_only(true));
+    let d: Dict = MemDict::<Vec<u32>>::new().into();
+    let log: Dict = MemDict::<Vec<u32>>::new().with_append_only(true).into();
     let etags = prepare(&d, MEMORY).await;
     let wins = run_process(
-        Arc::clone(&d),
-        Arc::clone(&log),
+        d.clone(),
+        log.clone(),
         0,
         MEMORY,
         etags,
