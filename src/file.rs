@@ -59,6 +59,7 @@
 //! still completes (or not) as a whole, since the blocking part cannot be interrupted.
 
 mod disk;
+pub mod store;
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
