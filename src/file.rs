@@ -11,9 +11,9 @@
 //!
 //! # Atomicity
 //! Every mutation (`put`, `discard`, and every conditional operation) runs under an
-//! exclusive OS file lock ([`File::lock`]: `flock` on Unix, `LockFileEx` on Windows) on one
-//! of 64 *lock stripe* files `<dir>/.persidict#locks/NN.lock`, chosen by hashing the object
-//! name. The lock serialises mutations of one key across threads, tasks and OS processes,
+//! exclusive OS file lock ([`File::lock`](std::fs::File::lock): `flock` on Unix,
+//! `LockFileEx` on Windows) on one of 64 *lock stripe* files
+//! `<dir>/.persidict#locks/NN.lock`, chosen by hashing the object name. The lock serialises mutations of one key across threads, tasks and OS processes,
 //! so a conditional write reads the current file, checks the condition and writes or
 //! deletes without a window for another writer; plain writes take the same lock so that
 //! they cannot slip into a conditional write's window. The OS releases the locks of a
@@ -53,6 +53,10 @@
 //! | `put_if`, `setdefault_if`, `discard_if` | lock + read and hash + the write or unlink, if any |
 //! | `keys`, `len`, `list` | one directory listing per directory + a `stat` per file |
 //! | `values`, `items` | the listing + one read per entry, 32 at a time |
+//!
+//! The byte-level [`FileStore`](store::FileStore) keeps objects in the same layout, under
+//! the same locks, with the same writes and ETags, so a `FileDict` and a `FileStore` on one
+//! directory see each other's objects and exclude each other's mutations.
 //!
 //! Blocking file IO runs on tokio's blocking thread pool
 //! ([`spawn_blocking`](tokio::task::spawn_blocking)); an operation whose future is dropped
