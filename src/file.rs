@@ -62,11 +62,12 @@
 //! ([`spawn_blocking`](tokio::task::spawn_blocking)); an operation whose future is dropped
 //! still completes (or not) as a whole, since the blocking part cannot be interrupted.
 
+mod builder;
 mod disk;
 pub mod store;
 
 use std::marker::PhantomData;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -78,8 +79,9 @@ use crate::codec::Codec;
 use crate::cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
 use crate::dict::{Capabilities, DictInfo, EntryMeta, PersiDict, Value};
 use crate::error::{Error, Result};
-use crate::key::{unsign_part, Key, Naming, DEFAULT_DIGEST_LEN};
+use crate::key::{unsign_part, Key, Naming};
 
+pub use self::builder::FileDictBuilder;
 pub use crate::dict::DEFAULT_MAX_VALUE_SIZE;
 
 /// State shared by a dictionary, its clones and its subdictionaries.
@@ -193,20 +195,6 @@ impl<V> std::fmt::Debug for FileDict<V> {
             .field("digest_len", &self.naming.digest_len())
             .field("append_only", &self.append_only)
             .finish_non_exhaustive()
-    }
-}
-
-impl FileDict<()> {
-    /// Starts configuring a dictionary in `dir`; the value type is chosen by
-    /// [`FileDictBuilder::build`].
-    pub fn builder(dir: impl Into<PathBuf>) -> FileDictBuilder {
-        FileDictBuilder {
-            dir: dir.into(),
-            codec: Codec::default(),
-            digest_len: DEFAULT_DIGEST_LEN,
-            append_only: false,
-            max_value_size: DEFAULT_MAX_VALUE_SIZE,
-        }
     }
 }
 
@@ -606,70 +594,6 @@ impl<V: Value> PersiDict<V> for FileDict<V> {
             Self::subdirs_with_entries(s, &naming, &start)
         })
         .await
-    }
-}
-
-/// Configures and builds a [`FileDict`].
-#[must_use]
-#[derive(Debug, Clone)]
-pub struct FileDictBuilder {
-    dir: PathBuf,
-    codec: Codec,
-    digest_len: usize,
-    append_only: bool,
-    max_value_size: u64,
-}
-
-impl FileDictBuilder {
-    /// The value codec (default: bincode). Its extension ends every file name, so
-    /// dictionaries of different codecs in one directory do not see each other's entries.
-    pub fn codec(mut self, codec: Codec) -> Self {
-        self.codec = codec;
-        self
-    }
-
-    /// The signature length of key parts (default 4; 0 = unsigned names, Python persidict's
-    /// layout). Note that most file systems limit a file name to 255 bytes: a 200-character
-    /// part with a long signature and extension can pass that and gives [`Error::Io`].
-    pub fn digest_len(mut self, digest_len: usize) -> Self {
-        self.digest_len = digest_len;
-        self
-    }
-
-    /// Values can be inserted, never overwritten or removed (default: off).
-    pub fn append_only(mut self, on: bool) -> Self {
-        self.append_only = on;
-        self
-    }
-
-    /// The largest value accepted or read, in bytes (default 1 GiB); writing or reading a
-    /// larger value gives [`Error::ValueTooLarge`]. `head`, `etag` and conditional
-    /// operations with [`Retrieve::Never`] hash the file in chunks and work at any size.
-    pub fn max_value_size(mut self, bytes: u64) -> Self {
-        self.max_value_size = bytes;
-        self
-    }
-
-    /// Builds the dictionary, creating the directory (and its parents) if missing.
-    ///
-    /// # Errors
-    /// [`Error::Config`] for a `digest_len` over 52 or a path that is not a directory;
-    /// [`Error::Io`] or [`Error::PermissionDenied`] when the directory cannot be created.
-    pub async fn build<V: Value>(self) -> Result<FileDict<V>> {
-        let naming = Naming::new("", self.digest_len, self.codec.extension())
-            .map_err(|e| Error::Config(format!("digest_len {}: {e}", self.digest_len)))?;
-        let disk = Disk::open(self.dir).await?;
-        Ok(FileDict {
-            shared: Arc::new(Shared {
-                disk,
-                max_value_size: self.max_value_size,
-            }),
-            naming: Arc::new(naming),
-            prefix: Vec::new(),
-            codec: self.codec,
-            append_only: self.append_only,
-            _values: PhantomData,
-        })
     }
 }
 
