@@ -11,9 +11,9 @@
 //!
 //! # Atomicity
 //! Every mutation (`put`, `discard`, and every conditional operation) runs under an
-//! exclusive OS file lock ([`File::lock`]: `flock` on Unix, `LockFileEx` on Windows) on one
-//! of 64 *lock stripe* files `<dir>/.persidict#locks/NN.lock`, chosen by hashing the object
-//! name. The lock serialises mutations of one key across threads, tasks and OS processes,
+//! exclusive OS file lock ([`File::lock`](std::fs::File::lock): `flock` on Unix,
+//! `LockFileEx` on Windows) on one of 64 *lock stripe* files
+//! `<dir>/.persidict#locks/NN.lock`, chosen by hashing the object name. The lock serialises mutations of one key across threads, tasks and OS processes,
 //! so a conditional write reads the current file, checks the condition and writes or
 //! deletes without a window for another writer; plain writes take the same lock so that
 //! they cannot slip into a conditional write's window. The OS releases the locks of a
@@ -54,57 +54,42 @@
 //! | `keys`, `len`, `list` | one directory listing per directory + a `stat` per file |
 //! | `values`, `items` | the listing + one read per entry, 32 at a time |
 //!
+//! The byte-level [`FileStore`](store::FileStore) keeps objects in the same layout, under
+//! the same locks, with the same writes and ETags, so a `FileDict` and a `FileStore` on one
+//! directory see each other's objects and exclude each other's mutations.
+//!
 //! Blocking file IO runs on tokio's blocking thread pool
 //! ([`spawn_blocking`](tokio::task::spawn_blocking)); an operation whose future is dropped
 //! still completes (or not) as a whole, since the blocking part cannot be interrupted.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write as _};
+mod builder;
+mod disk;
+pub mod store;
+
 use std::marker::PhantomData;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use sha2::{Digest, Sha256};
 
+use self::disk::{etag_of_bytes, Contents, Disk, Level, Snapshot};
 use crate::codec::Codec;
 use crate::cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
 use crate::dict::{Capabilities, DictInfo, EntryMeta, PersiDict, Value};
 use crate::error::{Error, Result};
-use crate::key::{unsign_part, Key, Naming, DEFAULT_DIGEST_LEN};
+use crate::key::{unsign_part, Key, Naming};
 
+pub use self::builder::FileDictBuilder;
 pub use crate::dict::DEFAULT_MAX_VALUE_SIZE;
-/// The directory of the lock stripes, under the root. `#` is not allowed in key parts, so
-/// no key can ever name it and listings never enter it.
-const LOCK_DIR: &str = ".persidict#locks";
-/// How many lock stripes there are.
-const LOCK_STRIPES: u64 = 64;
-/// The start of temporary file names (`#` keeps them out of every listing).
-const TEMP_PREFIX: &str = ".persidict#";
-/// How often a write is retried when a concurrent delete removed its directory.
-const MAX_WRITE_ATTEMPTS: u32 = 100;
-/// The read buffer for hashing files.
-const READ_CHUNK: usize = 64 * 1024;
 
 /// State shared by a dictionary, its clones and its subdictionaries.
 #[derive(Debug)]
 struct Shared {
-    /// The absolute root directory.
-    root: PathBuf,
-    /// `file://<root>`, for messages.
-    location: String,
+    /// The root directory and the file operations under it.
+    disk: Disk,
     max_value_size: u64,
-}
-
-/// What a read of one file found.
-struct Snapshot {
-    etag: ETag,
-    size: u64,
-    modified: SystemTime,
-    /// The bytes, when the caller asked to keep them.
-    bytes: Option<Vec<u8>>,
 }
 
 /// What a locked update does once it has seen the current state.
@@ -114,224 +99,21 @@ enum Action {
     Remove,
 }
 
-fn etag_of(hash: sha2::digest::Output<Sha256>) -> ETag {
-    ETag::new(format!("\"{hash:x}\""))
-}
-
-fn is_absent(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    )
-}
-
-/// `fsync` of a directory, so that a rename or unlink in it is durable. A directory that
-/// is gone has nothing left to make durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        match File::open(dir).and_then(|d| d.sync_all()) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
 impl Shared {
-    fn io_error(&self, operation: &str, path: &Path, e: io::Error) -> Error {
-        if e.kind() == io::ErrorKind::PermissionDenied {
-            Error::PermissionDenied {
-                endpoint: self.location.clone(),
-                operation: format!("{operation} {}", path.display()),
-                message: e.to_string(),
-                request_id: None,
-            }
-        } else {
-            Error::Io {
-                path: format!("{} ({operation})", path.display()),
-                source: e,
-            }
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.root.join(rel)
-    }
-
-    /// Takes the exclusive lock of the stripe of object `rel`; released when the returned
-    /// file is dropped (closed).
-    fn lock(&self, rel: &str) -> Result<File> {
-        let hash = Sha256::digest(rel.as_bytes());
-        let n = hash[..8]
-            .iter()
-            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
-            % LOCK_STRIPES;
-        let dir = self.root.join(LOCK_DIR);
-        let path = dir.join(format!("{n:02}.lock"));
-        let open = || {
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-        };
-        let file = match open() {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir_all(&dir).map_err(|e| self.io_error("create", &dir, e))?;
-                open().map_err(|e| self.io_error("open lock", &path, e))?
-            }
-            Err(e) => return Err(self.io_error("open lock", &path, e)),
-        };
-        file.lock().map_err(|e| self.io_error("lock", &path, e))?;
-        Ok(file)
-    }
-
     /// Reads and hashes the file of `key`, keeping its bytes if `keep`. `None` when absent.
     /// The size limit applies only to kept bytes: hashing streams through the file, so
     /// `head` and ETag-only observations work on files of any size.
     fn read(&self, rel: &str, key: &Key, keep: bool) -> Result<Option<Snapshot>> {
-        let path = self.path(rel);
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if is_absent(&e) => return Ok(None),
-            Err(e) => return Err(self.io_error("open", &path, e)),
-        };
-        // Metadata of the open file: the same inode the bytes come from, even if the file
-        // is replaced meanwhile.
-        let meta = file
-            .metadata()
-            .map_err(|e| self.io_error("stat", &path, e))?;
-        if !meta.is_file() {
-            return Ok(None);
-        }
-        let too_large = |size| Error::ValueTooLarge {
-            key: key.clone(),
-            size,
-            max: self.max_value_size,
-        };
         let limit = if keep { self.max_value_size } else { u64::MAX };
-        if meta.len() > limit {
-            return Err(too_large(meta.len()));
+        match self.disk.read(rel, limit, keep)? {
+            Contents::Absent => Ok(None),
+            Contents::TooLarge(size) => Err(Error::ValueTooLarge {
+                key: key.clone(),
+                size,
+                max: self.max_value_size,
+            }),
+            Contents::Found(snapshot) => Ok(Some(snapshot)),
         }
-        let mut hasher = Sha256::new();
-        let mut bytes = keep.then(|| Vec::with_capacity(meta.len() as usize));
-        let mut buf = vec![0u8; READ_CHUNK];
-        let mut size = 0u64;
-        loop {
-            let n = match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.io_error("read", &path, e)),
-            };
-            size += n as u64;
-            if size > limit {
-                // Someone is appending to the file in place (this crate never does).
-                return Err(too_large(size));
-            }
-            hasher.update(&buf[..n]);
-            if let Some(b) = &mut bytes {
-                b.extend_from_slice(&buf[..n]);
-            }
-        }
-        Ok(Some(Snapshot {
-            etag: etag_of(hasher.finalize()),
-            size,
-            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-            bytes,
-        }))
-    }
-
-    /// Creates the missing directories between the root and the file `rel`, making each
-    /// new directory entry durable.
-    fn ensure_dirs(&self, rel: &str) -> Result<()> {
-        let Some((dirs, _)) = rel.rsplit_once('/') else {
-            return Ok(());
-        };
-        let parent = self.path(dirs);
-        if parent.is_dir() {
-            return Ok(());
-        }
-        fs::create_dir_all(&parent).map_err(|e| self.io_error("create", &parent, e))?;
-        let mut dir = self.root.clone();
-        sync_dir(&dir).map_err(|e| self.io_error("fsync", &dir, e))?;
-        for part in dirs.split('/') {
-            dir.push(part);
-            sync_dir(&dir).map_err(|e| self.io_error("fsync", &dir, e))?;
-        }
-        Ok(())
-    }
-
-    /// Replaces the file `rel` with `bytes`: temporary file, `fsync`, rename, directory
-    /// `fsync`. The caller holds the key's lock.
-    fn write(&self, rel: &str, bytes: &[u8]) -> Result<()> {
-        let target = self.path(rel);
-        let parent = target.parent().unwrap_or(&self.root).to_path_buf();
-        for attempt in 1..=MAX_WRITE_ATTEMPTS {
-            self.ensure_dirs(rel)?;
-            let tmp = parent.join(format!("{TEMP_PREFIX}{:016x}.tmp", fastrand::u64(..)));
-            let mut file = match OpenOptions::new().write(true).create_new(true).open(&tmp) {
-                Ok(f) => f,
-                // A concurrent delete removed the (empty) directory: create it again.
-                Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < MAX_WRITE_ATTEMPTS => {
-                    continue
-                }
-                Err(e) => return Err(self.io_error("create", &tmp, e)),
-            };
-            let written = file.write_all(bytes).and_then(|()| file.sync_all());
-            drop(file);
-            if let Err(e) = written {
-                let _ = fs::remove_file(&tmp);
-                return Err(self.io_error("write", &tmp, e));
-            }
-            match fs::rename(&tmp, &target) {
-                Ok(()) => {
-                    return sync_dir(&parent).map_err(|e| self.io_error("fsync", &parent, e));
-                }
-                Err(e) => {
-                    let _ = fs::remove_file(&tmp);
-                    if e.kind() == io::ErrorKind::NotFound && attempt < MAX_WRITE_ATTEMPTS {
-                        continue;
-                    }
-                    return Err(self.io_error("rename", &target, e));
-                }
-            }
-        }
-        Err(self.io_error(
-            "write",
-            &target,
-            io::Error::other("its directory kept disappearing"),
-        ))
-    }
-
-    /// Unlinks the file `rel`; `false` when it was absent. Removes the directories it
-    /// leaves empty (never the root). The caller holds the key's lock.
-    fn remove(&self, rel: &str) -> Result<bool> {
-        let target = self.path(rel);
-        match fs::remove_file(&target) {
-            Ok(()) => {}
-            Err(e) if is_absent(&e) || e.kind() == io::ErrorKind::IsADirectory => return Ok(false),
-            Err(e) => return Err(self.io_error("remove", &target, e)),
-        }
-        let parent = target.parent().unwrap_or(&self.root);
-        sync_dir(parent).map_err(|e| self.io_error("fsync", parent, e))?;
-        // Best effort: a directory that is not empty (or that a writer is filling) stays.
-        let mut dirs: Vec<&str> = rel.split('/').collect();
-        dirs.pop();
-        while !dirs.is_empty() {
-            let dir = self.path(&dirs.join("/"));
-            if fs::remove_dir(&dir).is_err() {
-                break;
-            }
-            dirs.pop();
-            let _ = sync_dir(dir.parent().unwrap_or(&self.root));
-        }
-        Ok(true)
     }
 
     /// Runs one mutation of `rel` under its lock: reads the current state (keeping the bytes
@@ -344,16 +126,16 @@ impl Shared {
         keep: bool,
         decide: impl FnOnce(Option<&Snapshot>) -> Result<Action>,
     ) -> Result<(Option<Snapshot>, Option<ETag>)> {
-        let _lock = self.lock(rel)?;
+        let _lock = self.disk.lock(rel)?;
         let before = self.read(rel, key, keep)?;
         let after = match decide(before.as_ref())? {
             Action::Keep => before.as_ref().map(|s| s.etag.clone()),
             Action::Store(bytes) => {
-                self.write(rel, &bytes)?;
-                Some(etag_of(Sha256::digest(&bytes)))
+                self.disk.write(rel, &bytes)?;
+                Some(etag_of_bytes(&bytes))
             }
             Action::Remove => {
-                self.remove(rel)?;
+                self.disk.remove(rel)?;
                 None
             }
         };
@@ -407,26 +189,12 @@ impl<V> Clone for FileDict<V> {
 impl<V> std::fmt::Debug for FileDict<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileDict")
-            .field("dir", &self.shared.root)
+            .field("dir", &self.shared.disk.root())
             .field("prefix", &self.prefix)
             .field("codec", &self.codec)
             .field("digest_len", &self.naming.digest_len())
             .field("append_only", &self.append_only)
             .finish_non_exhaustive()
-    }
-}
-
-impl FileDict<()> {
-    /// Starts configuring a dictionary in `dir`; the value type is chosen by
-    /// [`FileDictBuilder::build`].
-    pub fn builder(dir: impl Into<PathBuf>) -> FileDictBuilder {
-        FileDictBuilder {
-            dir: dir.into(),
-            codec: Codec::default(),
-            digest_len: DEFAULT_DIGEST_LEN,
-            append_only: false,
-            max_value_size: DEFAULT_MAX_VALUE_SIZE,
-        }
     }
 }
 
@@ -441,7 +209,7 @@ impl<V: Value> FileDict<V> {
     /// The root directory (absolute) the dictionary was built on; a subdictionary reports
     /// its parent's root.
     pub fn dir(&self) -> &Path {
-        &self.shared.root
+        self.shared.disk.root()
     }
 
     /// The file name of `key`, relative to the root directory, `/`-separated.
@@ -485,21 +253,7 @@ impl<V: Value> FileDict<V> {
         f: impl FnOnce(&Shared) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let shared = Arc::clone(&self.shared);
-        match tokio::task::spawn_blocking(move || f(&shared)).await {
-            Ok(result) => result,
-            Err(e) => Err(Error::Backend {
-                endpoint: self.shared.location.clone(),
-                operation: operation.into(),
-                message: if e.is_panic() {
-                    "the file-system task panicked".into()
-                } else {
-                    "the file-system task was cancelled".into()
-                },
-                request_id: None,
-                retryable: false,
-                source: None,
-            }),
-        }
+        disk::blocking(self.shared.disk.location(), operation, move || f(&shared)).await
     }
 
     /// Runs [`Shared::update`] on the blocking pool.
@@ -520,17 +274,17 @@ impl<V: Value> FileDict<V> {
     /// empty) that hold at least one entry of this dictionary, unsigned.
     fn subdirs_with_entries(shared: &Shared, naming: &Naming, rel: &str) -> Result<Vec<String>> {
         let mut names = Vec::new();
-        let (_, subdirs) = read_level(shared, naming, rel, false)?;
+        let subdirs = read_level(shared, naming, rel, false)?.dirs;
         for (part, sub) in subdirs {
             // A depth-first search that stops at the first entry.
             let mut pending = vec![sub];
             while let Some(dir) = pending.pop() {
-                let (files, deeper) = read_level(shared, naming, &dir, true)?;
-                if !files.is_empty() {
+                let level = read_level(shared, naming, &dir, true)?;
+                if !level.files.is_empty() {
                     names.push(part);
                     break;
                 }
-                pending.extend(deeper.into_iter().map(|(_, d)| d));
+                pending.extend(level.dirs.into_iter().map(|(_, d)| d));
             }
         }
         names.sort();
@@ -541,59 +295,30 @@ impl<V: Value> FileDict<V> {
 /// One directory of a listing: the files whose names parse as keys (with their metadata,
 /// when `files` is true) and the subdirectories whose names are signed parts, as
 /// `(part, relative prefix ending in /)`. A directory that vanished is empty.
-#[allow(clippy::type_complexity)]
 fn read_level(
     shared: &Shared,
     naming: &Naming,
     rel: &str,
     files: bool,
-) -> Result<(Vec<(Key, fs::Metadata)>, Vec<(String, String)>)> {
-    let path = shared.path(rel);
-    let mut found = Vec::new();
-    let mut subdirs = Vec::new();
-    let entries = match fs::read_dir(&path) {
-        Ok(entries) => entries,
-        Err(e) if is_absent(&e) => return Ok((found, subdirs)),
-        Err(e) => return Err(shared.io_error("list", &path, e)),
-    };
-    for entry in entries {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) if is_absent(&e) => continue,
-            Err(e) => return Err(shared.io_error("list", &path, e)),
-        };
-        // Names that are not UTF-8 are not ours.
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            if let Some(part) = unsign_part(&name, naming.digest_len()) {
-                subdirs.push((part, format!("{rel}{name}/")));
+) -> Result<Level<Key, (String, String)>> {
+    shared.disk.read_level(
+        rel,
+        |name| {
+            if files {
+                naming.parse_object_name(&format!("{rel}{name}"))
+            } else {
+                None
             }
-        } else if files {
-            let Some(key) = naming.parse_object_name(&format!("{rel}{name}")) else {
-                continue;
-            };
-            // Follows a symbolic link to a file; a file deleted meanwhile is skipped.
-            match fs::metadata(entry.path()) {
-                Ok(meta) if meta.is_file() => found.push((key, meta)),
-                Ok(_) => {}
-                Err(e) if is_absent(&e) => {}
-                Err(e) => return Err(shared.io_error("stat", &entry.path(), e)),
-            }
-        }
-    }
-    Ok((found, subdirs))
+        },
+        |name| unsign_part(name, naming.digest_len()).map(|part| (part, format!("{rel}{name}/"))),
+    )
 }
 
 #[async_trait]
 impl<V: Value> PersiDict<V> for FileDict<V> {
     fn info(&self) -> DictInfo {
         let dir = self.naming.dir_prefix(&self.prefix);
-        let mut location = self.shared.location.clone();
+        let mut location = self.shared.disk.location().to_owned();
         if !dir.is_empty() {
             location.push('/');
             location.push_str(dir.trim_end_matches('/'));
@@ -777,12 +502,12 @@ impl<V: Value> PersiDict<V> for FileDict<V> {
         let append_only = self.append_only;
         let k = key.clone();
         self.blocking("put", move |s| {
-            let _lock = s.lock(&rel)?;
-            if append_only && s.path(&rel).is_file() {
+            let _lock = s.disk.lock(&rel)?;
+            if append_only && s.disk.exists(&rel)? {
                 return Err(Error::append_only(&k, "overwrite"));
             }
-            s.write(&rel, &bytes)?;
-            Ok(etag_of(Sha256::digest(&bytes)))
+            s.disk.write(&rel, &bytes)?;
+            Ok(etag_of_bytes(&bytes))
         })
         .await
     }
@@ -793,8 +518,8 @@ impl<V: Value> PersiDict<V> for FileDict<V> {
         }
         let rel = self.object_name(key)?;
         self.blocking("discard", move |s| {
-            let _lock = s.lock(&rel)?;
-            s.remove(&rel)
+            let _lock = s.disk.lock(&rel)?;
+            s.disk.remove(&rel)
         })
         .await
     }
@@ -826,9 +551,9 @@ impl<V: Value> PersiDict<V> for FileDict<V> {
                     .blocking("list", move |s| read_level(s, &naming, &dir, true))
                     .await;
                 match level {
-                    Ok((files, subdirs)) => {
+                    Ok(Level { files, dirs }) => {
                         // Reversed so that the walk visits subdirectories in listing order.
-                        pending.extend(subdirs.into_iter().rev().map(|(_, d)| d));
+                        pending.extend(dirs.into_iter().rev().map(|(_, d)| d));
                         let entries: Vec<EntryMeta> = files
                             .into_iter()
                             .filter_map(|(key, meta)| {
@@ -869,107 +594,6 @@ impl<V: Value> PersiDict<V> for FileDict<V> {
             Self::subdirs_with_entries(s, &naming, &start)
         })
         .await
-    }
-}
-
-/// Configures and builds a [`FileDict`].
-#[must_use]
-#[derive(Debug, Clone)]
-pub struct FileDictBuilder {
-    dir: PathBuf,
-    codec: Codec,
-    digest_len: usize,
-    append_only: bool,
-    max_value_size: u64,
-}
-
-impl FileDictBuilder {
-    /// The value codec (default: bincode). Its extension ends every file name, so
-    /// dictionaries of different codecs in one directory do not see each other's entries.
-    pub fn codec(mut self, codec: Codec) -> Self {
-        self.codec = codec;
-        self
-    }
-
-    /// The signature length of key parts (default 4; 0 = unsigned names, Python persidict's
-    /// layout). Note that most file systems limit a file name to 255 bytes: a 200-character
-    /// part with a long signature and extension can pass that and gives [`Error::Io`].
-    pub fn digest_len(mut self, digest_len: usize) -> Self {
-        self.digest_len = digest_len;
-        self
-    }
-
-    /// Values can be inserted, never overwritten or removed (default: off).
-    pub fn append_only(mut self, on: bool) -> Self {
-        self.append_only = on;
-        self
-    }
-
-    /// The largest value accepted or read, in bytes (default 1 GiB); writing or reading a
-    /// larger value gives [`Error::ValueTooLarge`]. `head`, `etag` and conditional
-    /// operations with [`Retrieve::Never`] hash the file in chunks and work at any size.
-    pub fn max_value_size(mut self, bytes: u64) -> Self {
-        self.max_value_size = bytes;
-        self
-    }
-
-    /// Builds the dictionary, creating the directory (and its parents) if missing.
-    ///
-    /// # Errors
-    /// [`Error::Config`] for a `digest_len` over 52 or a path that is not a directory;
-    /// [`Error::Io`] or [`Error::PermissionDenied`] when the directory cannot be created.
-    pub async fn build<V: Value>(self) -> Result<FileDict<V>> {
-        let naming = Naming::new("", self.digest_len, self.codec.extension())
-            .map_err(|e| Error::Config(format!("digest_len {}: {e}", self.digest_len)))?;
-        let dir = self.dir;
-        let root = tokio::task::spawn_blocking(move || -> Result<PathBuf> {
-            let io = |operation: &str, e: io::Error| {
-                if e.kind() == io::ErrorKind::PermissionDenied {
-                    Error::PermissionDenied {
-                        endpoint: format!("file://{}", dir.display()),
-                        operation: operation.to_owned(),
-                        message: e.to_string(),
-                        request_id: None,
-                    }
-                } else {
-                    Error::Io {
-                        path: format!("{} ({operation})", dir.display()),
-                        source: e,
-                    }
-                }
-            };
-            fs::create_dir_all(&dir).map_err(|e| io("create", e))?;
-            let root = fs::canonicalize(&dir).map_err(|e| io("canonicalize", e))?;
-            if !root.is_dir() {
-                return Err(Error::Config(format!(
-                    "{} is not a directory",
-                    root.display()
-                )));
-            }
-            Ok(root)
-        })
-        .await
-        .map_err(|e| Error::Backend {
-            endpoint: "file".into(),
-            operation: "build".into(),
-            message: format!("the file-system task failed: {e}"),
-            request_id: None,
-            retryable: false,
-            source: None,
-        })??;
-        let location = format!("file://{}", root.display());
-        Ok(FileDict {
-            shared: Arc::new(Shared {
-                root,
-                location,
-                max_value_size: self.max_value_size,
-            }),
-            naming: Arc::new(naming),
-            prefix: Vec::new(),
-            codec: self.codec,
-            append_only: self.append_only,
-            _values: PhantomData,
-        })
     }
 }
 
