@@ -79,8 +79,10 @@ pub mod codec;
 pub mod cond;
 pub mod dict;
 pub mod error;
+pub mod file;
 pub mod key;
 pub mod memory;
+pub mod open;
 pub mod semantics;
 pub mod store;
 
@@ -91,13 +93,16 @@ pub use dict::{
     CasConflict, DictInfo, DictOptions, EntryMeta, PersiDict, RetryPolicy, Transformed, Value,
 };
 pub use error::{Capability, Error, Result};
+pub use file::{FileDict, FileDictBuilder};
 pub use key::{InvalidKey, Key, KeyRule};
 pub use memory::MemDict;
+pub use open::{open, Opened};
 pub use store::{Capabilities, ObjectStore};
 
 /// Everything a typical user needs, for `use persidict::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        Codec, Condition, ETag, Error, Key, MemDict, Outcome, PersiDict, Retrieve, Slot, Write,
+        Codec, Condition, ETag, Error, FileDict, Key, MemDict, Outcome, PersiDict, Retrieve, Slot,
+        Write,
     };
 }

@@ -1,13 +1,12 @@
 //! [`FileDictBuilder`]: the configuration of a [`FileDict`].
 
-use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::disk::Disk;
-use super::{FileDict, Shared};
+use super::store::FileStore;
+use super::FileDict;
 use crate::codec::Codec;
-use crate::dict::{Value, DEFAULT_MAX_VALUE_SIZE};
+use crate::dict::{DictOptions, PersiDict, Value, DEFAULT_MAX_VALUE_SIZE};
 use crate::error::{Error, Result};
 use crate::key::{Naming, DEFAULT_DIGEST_LEN};
 
@@ -72,19 +71,18 @@ impl FileDictBuilder {
     /// [`Error::Config`] for a `digest_len` over 52 or a path that is not a directory;
     /// [`Error::Io`] or [`Error::PermissionDenied`] when the directory cannot be created.
     pub async fn build<V: Value>(self) -> Result<FileDict<V>> {
-        let naming = Naming::new("", self.digest_len, self.codec.extension())
-            .map_err(|e| Error::Config(format!("digest_len {}: {e}", self.digest_len)))?;
-        let disk = Disk::open(self.dir).await?;
-        Ok(FileDict {
-            shared: Arc::new(Shared {
-                disk,
-                max_value_size: self.max_value_size,
-            }),
-            naming: Arc::new(naming),
-            prefix: Vec::new(),
+        let options = DictOptions {
             codec: self.codec,
+            digest_len: self.digest_len,
             append_only: self.append_only,
-            _values: PhantomData,
-        })
+            max_value_size: self.max_value_size,
+            ..DictOptions::default()
+        };
+        // Checked before the directory is created.
+        Naming::new("", self.digest_len, self.codec.extension())
+            .map_err(|e| Error::Config(format!("digest_len {}: {e}", self.digest_len)))?;
+        let store = FileStore::open(self.dir).await?;
+        let dict = PersiDict::with_options(Arc::new(store.clone()), options)?;
+        Ok(FileDict { store, dict })
     }
 }
