@@ -53,6 +53,8 @@
 
 pub mod codec;
 pub mod cond;
+#[cfg(feature = "contract")]
+pub mod contract;
 pub mod dict;
 pub mod error;
 pub mod key;
