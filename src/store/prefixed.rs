@@ -10,7 +10,7 @@ use super::{
     Capabilities, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore, Read, ReadOptions,
     StoreInfo, WriteCondition, WriteResult,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The objects of `inner` whose names start with `prefix`, with the prefix removed: every
 /// request is forwarded with the prefix put in front of the name, and listings strip it.
@@ -56,6 +56,31 @@ impl Prefixed {
         s.push_str(name);
         s
     }
+
+    /// `e` with the object name it reports (append-only refusals, unknown outcomes) made
+    /// relative to this store again, so that the dictionary above recognises its own name.
+    fn relative(&self, e: Error) -> Error {
+        let strip = |name: String| match name.strip_prefix(&self.prefix) {
+            Some(rest) if !self.prefix.is_empty() => rest.to_owned(),
+            _ => name,
+        };
+        match e {
+            Error::AppendOnly { key, operation } => Error::AppendOnly {
+                key: strip(key),
+                operation,
+            },
+            Error::OutcomeUnknown {
+                key,
+                operation,
+                reason,
+            } => Error::OutcomeUnknown {
+                key: strip(key),
+                operation,
+                reason,
+            },
+            other => other,
+        }
+    }
 }
 
 #[async_trait]
@@ -99,10 +124,14 @@ impl ObjectStore for Prefixed {
         self.inner
             .write(&self.full(name), body, content_type, condition)
             .await
+            .map_err(|e| self.relative(e))
     }
 
     async fn delete(&self, name: &str, condition: DeleteCondition) -> Result<DeleteResult> {
-        self.inner.delete(&self.full(name), condition).await
+        self.inner
+            .delete(&self.full(name), condition)
+            .await
+            .map_err(|e| self.relative(e))
     }
 
     fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
@@ -118,6 +147,9 @@ impl ObjectStore for Prefixed {
 
     async fn delete_many(&self, names: Vec<String>) -> Result<()> {
         let names = names.iter().map(|n| self.full(n)).collect();
-        self.inner.delete_many(names).await
+        self.inner
+            .delete_many(names)
+            .await
+            .map_err(|e| self.relative(e))
     }
 }
