@@ -36,7 +36,7 @@
 //! [`ETag`] the caller expects (`None` means "absent"), and report an [`Outcome`]: whether
 //! the condition held, the ETag it was checked against, the ETag afterwards, and the value
 //! per [`Retrieve`]. A failed condition is a result, not an error.
-//! [`PersiDictExt::transform`] is the retrying read-modify-write loop built on them.
+//! [`PersiDict::transform`] is the retrying read-modify-write loop built on them.
 //!
 //! ## Backends
 //! - [`MemDict`]: in memory, the reference implementation; for tests and caches.

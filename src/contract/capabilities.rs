@@ -117,7 +117,10 @@ pub(super) async fn enforces_conditional_writes<F: Fixture>(f: &F, d: &PersiDict
 
 /// The backend's `capabilities()` report every capability the fixture declares, and one
 /// operation per capability behaves accordingly: enforced where declared, answered
-/// [`Error::Unsupported`](crate::Error::Unsupported) where the fixture declares it is not.
+/// [`Error::Unsupported`](crate::Error::Unsupported) where the fixture declares it is not
+/// (insert-if-absent, compare-and-swap, compare-and-delete). Revalidating reads
+/// (`get_if_none_match`) and `DELETE If-Match: *` (`delete_if_exists`) are checked where
+/// declared; without them a store may answer reads whole and deletes with HEAD + DELETE.
 pub async fn declared_capabilities<F: Fixture>(f: &F) {
     let d = &open::<F, u64>(f).await;
     let caps = declared(f, d).await;
@@ -204,6 +207,15 @@ pub async fn declared_capabilities<F: Fixture>(f: &F) {
                 .expect("DELETE If-Match: * of an absent object"),
             DeleteResult::Refused,
         );
+        d.put(&fresh, 6).await.expect("plain put");
+        assert_eq!(
+            d.store()
+                .delete(&absent, DeleteCondition::IfExists)
+                .await
+                .expect("DELETE If-Match: * of a present object"),
+            DeleteResult::Deleted,
+        );
+        assert!(!d.contains(&fresh).await.expect("contains"));
     }
 
     if caps.delete_if_match {

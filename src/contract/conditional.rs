@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::key::Key;
 
 /// `setdefault` inserts only when absent; `pop` returns the value and removes the key,
-/// [`Error::NotFound`] when absent.
+/// [`Error::NotFound`](crate::Error::NotFound) when absent.
 pub async fn setdefault_and_pop<F: Fixture>(f: &F) {
     let d = open::<F, u64>(f).await;
     let d = &d;
