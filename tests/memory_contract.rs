@@ -148,10 +148,29 @@ mod memory_capability_requirement {
         }
     }
 
-    /// Whether `check` panics.
-    async fn panics(check: impl std::future::Future<Output = ()>) -> bool {
-        AssertUnwindSafe(check).catch_unwind().await.is_err()
+    /// Whether `check` panics with a message that contains `why`.
+    async fn panics(check: impl std::future::Future<Output = ()>, why: &str) -> bool {
+        let Err(payload) = AssertUnwindSafe(check).catch_unwind().await else {
+            return false;
+        };
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        assert!(
+            message.contains(why),
+            "panicked for another reason: {message}"
+        );
+        true
     }
+
+    /// What the suite says when `capabilities()` report less than the fixture declares.
+    const REPORTS_LESS: &str = "capabilities() report";
+    /// How an `Error::Unsupported` prints in a failed `expect`.
+    const UNSUPPORTED: &str = "Unsupported {";
+    /// What the suite says when an operation declared unenforced did not answer `Unsupported`.
+    const NOT_UNSUPPORTED: &str = "must answer Error::Unsupported";
 
     #[tokio::test]
     async fn memory_reporting_nothing_fails_a_fixture_declaring_everything() {
@@ -159,11 +178,11 @@ mod memory_capability_requirement {
             reports: Capabilities::NONE,
             declares: Capabilities::ALL,
         };
-        assert!(panics(contract::declared_capabilities(&f)).await);
-        assert!(panics(contract::conditional_put_if(&f)).await);
-        assert!(panics(contract::transform_basics(&f)).await);
-        assert!(panics(contract::short_verbs(&f)).await);
-        assert!(panics(contract::append_only(&f)).await);
+        assert!(panics(contract::declared_capabilities(&f), REPORTS_LESS).await);
+        assert!(panics(contract::conditional_put_if(&f), REPORTS_LESS).await);
+        assert!(panics(contract::transform_basics(&f), REPORTS_LESS).await);
+        assert!(panics(contract::short_verbs(&f), REPORTS_LESS).await);
+        assert!(panics(contract::append_only(&f), REPORTS_LESS).await);
     }
 
     #[tokio::test]
@@ -172,9 +191,9 @@ mod memory_capability_requirement {
             reports: Capabilities::ALL,
             declares: Capabilities::ALL,
         };
-        assert!(panics(contract::declared_capabilities(&f)).await);
-        assert!(panics(contract::conditional_put_if(&f)).await);
-        assert!(panics(contract::short_verbs(&f)).await);
+        assert!(panics(contract::declared_capabilities(&f), UNSUPPORTED).await);
+        assert!(panics(contract::conditional_put_if(&f), UNSUPPORTED).await);
+        assert!(panics(contract::short_verbs(&f), UNSUPPORTED).await);
     }
 
     #[tokio::test]
@@ -212,8 +231,20 @@ mod memory_capability_requirement {
 
     #[tokio::test]
     async fn memory_enforcing_what_the_fixture_declares_unenforced_fails() {
-        assert!(panics(contract::conditional_put_if(&DeclaresNothing)).await);
-        assert!(panics(contract::short_verbs(&DeclaresNothing)).await);
-        assert!(panics(contract::declared_capabilities(&DeclaresNothing)).await);
+        assert!(
+            panics(
+                contract::conditional_put_if(&DeclaresNothing),
+                NOT_UNSUPPORTED
+            )
+            .await
+        );
+        assert!(panics(contract::short_verbs(&DeclaresNothing), NOT_UNSUPPORTED).await);
+        assert!(
+            panics(
+                contract::declared_capabilities(&DeclaresNothing),
+                NOT_UNSUPPORTED
+            )
+            .await
+        );
     }
 }

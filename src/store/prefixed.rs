@@ -153,3 +153,33 @@ impl ObjectStore for Prefixed {
             .map_err(|e| self.relative(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AppendOnly, MemStore};
+
+    #[tokio::test]
+    async fn refusals_below_the_prefix_name_the_relative_object() {
+        let root: Arc<dyn ObjectStore> = Arc::new(AppendOnly::new(Arc::new(MemStore::new())));
+        let sub = Prefixed::new(root, "tenant/a");
+        let body = Bytes::from_static(b"1");
+        let written = sub
+            .write("k.bin", body.clone(), "text/plain", WriteCondition::Always)
+            .await
+            .expect("the first write inserts");
+        assert!(matches!(written, WriteResult::Written(_)));
+        for result in [
+            sub.write("k.bin", body, "text/plain", WriteCondition::Always)
+                .await
+                .map(drop),
+            sub.delete("k.bin", DeleteCondition::Always).await.map(drop),
+            sub.delete_many(vec!["k.bin".into()]).await,
+        ] {
+            match result {
+                Err(Error::AppendOnly { key, .. }) => assert_eq!(key, "k.bin"),
+                other => panic!("expected Error::AppendOnly, got {other:?}"),
+            }
+        }
+    }
+}
