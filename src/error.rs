@@ -102,7 +102,7 @@ pub enum Error {
     /// followed cannot settle it: a retry was refused by an object that does not carry this
     /// write's id (another writer may have overwritten ours after it landed), or every
     /// retry failed too. The operation is *not* retried and a
-    /// [`transform`](crate::PersiDictExt::transform) does *not* call its function again,
+    /// [`transform`](crate::PersiDict::transform) does *not* call its function again,
     /// because either could apply the update twice.
     ///
     /// What to do: read the key and decide. Make updates recognisable (an operation id in

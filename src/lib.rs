@@ -77,6 +77,8 @@
 pub mod cached;
 pub mod codec;
 pub mod cond;
+#[cfg(feature = "contract")]
+pub mod contract;
 pub mod dict;
 pub mod error;
 pub mod file;

@@ -10,7 +10,7 @@ use super::{
     Capabilities, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore, Read, ReadOptions,
     StoreInfo, WriteCondition, WriteResult,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The objects of `inner` whose names start with `prefix`, with the prefix removed: every
 /// request is forwarded with the prefix put in front of the name, and listings strip it.
@@ -56,6 +56,31 @@ impl Prefixed {
         s.push_str(name);
         s
     }
+
+    /// `e` with the object name it reports (append-only refusals, unknown outcomes) made
+    /// relative to this store again, so that the dictionary above recognises its own name.
+    fn relative(&self, e: Error) -> Error {
+        let strip = |name: String| match name.strip_prefix(&self.prefix) {
+            Some(rest) if !self.prefix.is_empty() => rest.to_owned(),
+            _ => name,
+        };
+        match e {
+            Error::AppendOnly { key, operation } => Error::AppendOnly {
+                key: strip(key),
+                operation,
+            },
+            Error::OutcomeUnknown {
+                key,
+                operation,
+                reason,
+            } => Error::OutcomeUnknown {
+                key: strip(key),
+                operation,
+                reason,
+            },
+            other => other,
+        }
+    }
 }
 
 #[async_trait]
@@ -99,10 +124,14 @@ impl ObjectStore for Prefixed {
         self.inner
             .write(&self.full(name), body, content_type, condition)
             .await
+            .map_err(|e| self.relative(e))
     }
 
     async fn delete(&self, name: &str, condition: DeleteCondition) -> Result<DeleteResult> {
-        self.inner.delete(&self.full(name), condition).await
+        self.inner
+            .delete(&self.full(name), condition)
+            .await
+            .map_err(|e| self.relative(e))
     }
 
     fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
@@ -118,6 +147,39 @@ impl ObjectStore for Prefixed {
 
     async fn delete_many(&self, names: Vec<String>) -> Result<()> {
         let names = names.iter().map(|n| self.full(n)).collect();
-        self.inner.delete_many(names).await
+        self.inner
+            .delete_many(names)
+            .await
+            .map_err(|e| self.relative(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AppendOnly, MemStore};
+
+    #[tokio::test]
+    async fn refusals_below_the_prefix_name_the_relative_object() {
+        let root: Arc<dyn ObjectStore> = Arc::new(AppendOnly::new(Arc::new(MemStore::new())));
+        let sub = Prefixed::new(root, "tenant/a");
+        let body = Bytes::from_static(b"1");
+        let written = sub
+            .write("k.bin", body.clone(), "text/plain", WriteCondition::Always)
+            .await
+            .expect("the first write inserts");
+        assert!(matches!(written, WriteResult::Written(_)));
+        for result in [
+            sub.write("k.bin", body, "text/plain", WriteCondition::Always)
+                .await
+                .map(drop),
+            sub.delete("k.bin", DeleteCondition::Always).await.map(drop),
+            sub.delete_many(vec!["k.bin".into()]).await,
+        ] {
+            match result {
+                Err(Error::AppendOnly { key, .. }) => assert_eq!(key, "k.bin"),
+                other => panic!("expected Error::AppendOnly, got {other:?}"),
+            }
+        }
     }
 }
