@@ -7,7 +7,7 @@ use persidict::cached::{CacheEntry, CacheStore};
 use persidict::contract::{Fixture, FixtureOptions};
 use persidict::prelude::*;
 use persidict::s3::RequestKind;
-use persidict::{CachedDict, FileDict, S3Dict, Value};
+use persidict::{CachedDict, Capabilities, FileDict, S3Dict, Value};
 
 /// Every dictionary of one fixture shares one small cache store (so that namespacing and
 /// eviction are exercised by the whole suite).
@@ -22,12 +22,15 @@ impl Fixture for CachedMemFixture {
         let inner = MemDict::new()
             .with_codec(options.codec)
             .with_append_only(options.append_only);
-        Box::new(
-            CachedDict::builder(inner)
-                .store(self.store.clone())
-                .trust_append_only(self.trust_append_only)
-                .build(),
-        )
+        CachedDict::builder(inner)
+            .store(self.store.clone())
+            .trust_append_only(self.trust_append_only)
+            .build()
+            .into()
+    }
+
+    fn enforces(&self) -> Capabilities {
+        Capabilities::ALL
     }
 }
 
@@ -70,6 +73,10 @@ mod cached_memory_file_store {
         async fn open<V: Value>(&self, options: FixtureOptions) -> PersiDict<V> {
             self.inner.open(options).await
         }
+
+        fn enforces(&self) -> Capabilities {
+            self.inner.enforces()
+        }
     }
 
     async fn fixture() -> Result<FileStoreFixture, Error> {
@@ -110,7 +117,11 @@ impl Fixture for CachedS3Fixture {
             .build()
             .await
             .unwrap_or_else(|e| panic!("opening an S3Dict on {}: {e}", self.server.name));
-        Box::new(CachedDict::builder(d).store(self.store.clone()).build())
+        CachedDict::builder(d).store(self.store.clone()).build().into()
+    }
+
+    fn enforces(&self) -> Capabilities {
+        common::enforced(&self.server)
     }
 }
 

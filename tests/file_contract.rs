@@ -1,7 +1,7 @@
 //! The contract suite against [`FileDict`], each dictionary in a fresh temporary directory.
 
 use persidict::contract::{Fixture, FixtureOptions};
-use persidict::{FileDict, PersiDict, Value};
+use persidict::{Capabilities, FileDict, PersiDict, Value};
 
 /// Opens every dictionary in its own temporary directory; the directories are removed when
 /// the fixture is dropped at the end of its test.
@@ -32,7 +32,11 @@ impl FileFixture {
 #[async_trait::async_trait]
 impl Fixture for FileFixture {
     async fn open<V: Value>(&self, options: FixtureOptions) -> PersiDict<V> {
-        Box::new(self.open_file(options).await)
+        self.open_file(options).await.into()
+    }
+
+    fn enforces(&self) -> Capabilities {
+        Capabilities::ALL
     }
 }
 
@@ -53,7 +57,11 @@ mod file_under_a_prefix {
         async fn open<V: Value>(&self, options: FixtureOptions) -> PersiDict<V> {
             let root = self.0.open_file::<V>(options).await;
             let prefix = Key::new(["tenant", "a"]).expect("a valid prefix");
-            Box::new(root.subdict(&prefix))
+            root.subdict(&prefix).into()
+        }
+
+        fn enforces(&self) -> Capabilities {
+            Capabilities::ALL
         }
     }
 
@@ -78,7 +86,11 @@ mod file_unsigned {
                 .await
                 .expect("a FileDict in a fresh directory");
             self.0.lock().expect("not poisoned").push(dir);
-            Box::new(d)
+            d.into()
+        }
+
+        fn enforces(&self) -> Capabilities {
+            Capabilities::ALL
         }
     }
 

@@ -5,7 +5,7 @@
 mod common;
 
 use persidict::contract::{Fixture, FixtureOptions};
-use persidict::{PersiDict, S3Dict, Value};
+use persidict::{Capabilities, PersiDict, S3Dict, Value};
 
 /// Opens each dictionary under a fresh random prefix of the test bucket.
 struct S3Fixture {
@@ -27,7 +27,11 @@ impl Fixture for S3Fixture {
             .build()
             .await
             .unwrap_or_else(|e| panic!("opening an S3Dict on {}: {e}", self.server.name));
-        Box::new(d)
+        d.into()
+    }
+
+    fn enforces(&self) -> Capabilities {
+        common::enforced(&self.server)
     }
 }
 

@@ -64,3 +64,24 @@ pub fn builder(server: &Server, test: &str) -> persidict::S3DictBuilder {
         .root_prefix(fresh_prefix(test))
         .create_bucket(true)
 }
+
+/// What each local server enforces (measured, see `shared/S3-SERVERS.md` and the README's
+/// backend table): the contract suite fails if a server enforces less than this.
+pub fn enforced(server: &Server) -> persidict::Capabilities {
+    use persidict::Capabilities;
+    match server.name.as_str() {
+        "seaweedfs" => Capabilities::ALL,
+        // moto compares `If-Match: *` literally and refuses it (412) on an existing
+        // object, so delete-if-exists is not used there.
+        "moto" => Capabilities {
+            delete_if_exists: false,
+            ..Capabilities::ALL
+        },
+        // rclone ignores every conditional header on writes; it does answer 304.
+        "rclone" => Capabilities {
+            get_if_none_match: true,
+            ..Capabilities::NONE
+        },
+        other => panic!("no declared capabilities for server {other:?}"),
+    }
+}
