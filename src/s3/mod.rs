@@ -34,8 +34,13 @@
 //! lost), the re-observation finds our write id and reports the write as done.
 
 mod classify;
-mod probe;
+mod client;
+pub mod config;
+mod legacy_probe;
+pub mod probe;
+mod resolve;
 mod stats;
+pub mod store;
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -51,7 +56,8 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
 
 use self::classify::{classify, Answer, Fate};
-pub use self::probe::{ProbeCheck, ProbeReport, ProbeVerdict};
+use self::client::listed_etag;
+pub use self::legacy_probe::{ProbeCheck, ProbeReport, ProbeVerdict};
 use self::stats::CountingInterceptor;
 pub use self::stats::{RequestKind, RequestStats, StatsSnapshot};
 use crate::codec::Codec;
@@ -267,7 +273,7 @@ impl Shared {
     async fn capabilities(&self, root: &str) -> Result<Capabilities> {
         self.capabilities
             .get_or_try_init(|| async {
-                probe::probe(self, root)
+                legacy_probe::probe(self, root)
                     .await
                     .map(|report| report.capabilities())
             })
@@ -594,17 +600,6 @@ fn short(answer: &Answer) -> String {
 async fn conflict_backoff(attempt: u32) {
     let cap = Duration::from_millis(5u64 << attempt.min(6));
     tokio::time::sleep(cap.mul_f64(fastrand::f64())).await;
-}
-
-/// An ETag from a listing, in the form HEAD and GET give it. rclone lists ETags without
-/// the quotes its HEAD and GET answers carry; without this, a listed ETag would never match
-/// a conditional request's.
-fn listed_etag(raw: &str) -> ETag {
-    if raw.starts_with('"') || raw.starts_with("W/") {
-        ETag::new(raw)
-    } else {
-        ETag::new(format!("\"{raw}\""))
-    }
 }
 
 fn new_write_id() -> String {
@@ -1627,7 +1622,7 @@ impl S3DictBuilder {
         );
         let capabilities = match self.capabilities {
             Some(declared) => Arc::new(OnceCell::new_with(Some(declared))),
-            None => probe::cell(&endpoint, &self.bucket),
+            None => legacy_probe::cell(&endpoint, &self.bucket),
         };
         let shared = Shared {
             client,
