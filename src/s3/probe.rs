@@ -19,7 +19,8 @@
 //! on demand.
 //!
 //! The probe runs in a task of its own, so that a caller that gives up (a dropped future,
-//! an aborted task) does not leave the probe object behind: it is always removed. Probe
+//! an aborted task) does not leave the probe object behind: it is always removed. (The
+//! abandoned probe's result is not kept; the next use probes again.) Probe
 //! objects are named `<root>persidict-probe-<random>.probe`: no codec uses the `probe`
 //! extension, so no dictionary ever lists them.
 //!
@@ -40,7 +41,7 @@ use tokio::sync::OnceCell;
 use tracing::debug;
 
 use super::classify::{classify, Answer};
-use super::client::{new_write_id, S3Client};
+use super::client::{new_write_id, S3Client, WRITE_ID};
 use crate::cond::ETag;
 use crate::error::{Error, Result};
 use crate::store::Capabilities;
@@ -405,6 +406,7 @@ impl Probe<'_> {
             .put_object()
             .bucket(&self.client.bucket)
             .key(self.key)
+            .metadata(WRITE_ID, new_write_id())
             .body(ByteStream::from_static(body))
     }
 

@@ -13,13 +13,15 @@
 //! | `delete_many` | ⌈n/1000⌉ DeleteObjects, at most `concurrency` in flight |
 //!
 //! A conditional request is only sent where the endpoint enforces it (probed once per
-//! endpoint and bucket, see [`probe`](super::probe), or declared); otherwise the answer is
+//! endpoint and bucket, see [`super::probe`], or declared); otherwise the answer is
 //! [`Error::Unsupported`], unless the racy fallback was opted in to
 //! ([`S3DictBuilder::allow_racy_fallback`](super::config::S3DictBuilder::allow_racy_fallback)):
 //! then a HEAD checks the precondition and an unconditional request follows, and another
 //! writer can slip in between. `If-None-Match: <etag>` is never sent on a PUT (AWS answers
-//! 501). Lost answers to conditional requests are settled as [`resolve`](super::resolve)
-//! describes; every PUT carries a fresh write id in its user metadata for that.
+//! 501). A conditional request whose answer was lost is never sent again blindly: one
+//! HEAD settles it (a PUT is written when the object carries its write id, else its
+//! outcome is [`Error::OutcomeUnknown`]). Every PUT carries a fresh write id, the same on
+//! all attempts of one write, in its user metadata (`x-amz-meta-persidict-write-id`).
 
 use std::sync::Arc;
 
@@ -137,7 +139,7 @@ impl S3Store {
     /// Probes the endpoint now and reports, for each capability, the request sent, the
     /// server's answer and the verdict; see [`ProbeReport`].
     ///
-    /// This always sends the probe requests (about 20 small requests on a scratch object
+    /// This always sends the probe requests (16 small requests on a scratch object
     /// under the root prefix, removed afterwards, even if this future is dropped), even
     /// when the capabilities were declared or already probed: its point is to measure the
     /// server. A store that had not probed yet keeps this result instead of probing again.
