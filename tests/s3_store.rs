@@ -527,3 +527,51 @@ async fn seaweedfs_lost_answer_of_a_landed_write_is_settled_by_its_write_id() {
 async fn moto_lost_answer_of_a_landed_write_is_settled_by_its_write_id() {
     lost_compare_and_swap("moto", false).await;
 }
+
+/// A conditional DELETE whose answer is lost after the server applied it.
+#[tokio::test]
+async fn seaweedfs_lost_answers_of_conditional_deletes() {
+    let Some(srv) = common::server("seaweedfs") else {
+        return;
+    };
+    let direct = common::store(&srv, "lost-delete").await;
+    let proxy = Proxy::start(&srv.url, FaultRates::NONE, 2, Duration::ZERO).await;
+    let root = direct.root().trim_end_matches('/').to_owned();
+    let via = persidict::s3::config::S3DictBuilder::new(common::BUCKET)
+        .endpoint_url(&proxy.url)
+        .region("us-east-1")
+        .root_prefix(root)
+        .capabilities(Capabilities::ALL)
+        .build_store()
+        .await
+        .unwrap();
+    for condition in ["IfMatch", "IfExists"] {
+        let e = written(write(&direct, "d.bin", "x", WriteCondition::Always).await);
+        let one = proxy.drop_next_answer("DELETE");
+        let task = tokio::spawn({
+            let via = via.clone();
+            let condition = match condition {
+                "IfMatch" => DeleteCondition::IfMatch(e),
+                _ => DeleteCondition::IfExists,
+            };
+            async move { via.delete("d.bin", condition).await }
+        });
+        one.forwarded.notified().await;
+        one.release.notify_one();
+        match (condition, task.await.unwrap()) {
+            // Gone, but who removed it cannot be told: a DELETE leaves no id.
+            ("IfMatch", Err(Error::OutcomeUnknown { operation, .. })) => {
+                assert_eq!(operation, "DELETE")
+            }
+            // Gone is all `IfExists` asks.
+            ("IfExists", Ok(DeleteResult::Deleted)) => {}
+            (c, other) => panic!("{c}: {other:?}"),
+        }
+        assert_eq!(direct.head("d.bin").await.unwrap(), None);
+    }
+    let deletes = proxy.log().iter().filter(|(m, _)| m == "DELETE").count();
+    assert_eq!(
+        deletes, 2,
+        "no DELETE was resent once the HEAD found the key gone"
+    );
+}
