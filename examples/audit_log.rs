@@ -56,11 +56,11 @@ async fn run() -> Result<bool, Error> {
     let tmp = tempfile::tempdir().map_err(|e| Error::Config(e.to_string()))?;
     let log: PersiDict<Event> = match std::env::args().nth(1) {
         Some(url) => S3DictBuilder::from_url(&url)?
-                .append_only(true)
-                .create_bucket(true)
-                .build::<Event>()
-                .await?
-                .into(),
+            .append_only(true)
+            .create_bucket(true)
+            .build::<Event>()
+            .await?
+            .into(),
         None => FileDict::builder(tmp.path())
             .append_only(true)
             .build::<Event>()

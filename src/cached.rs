@@ -471,6 +471,14 @@ impl ObjectStore for CachedStore {
         content_type: &str,
         condition: WriteCondition,
     ) -> Result<WriteResult> {
+        if self.trust
+            && condition == WriteCondition::IfAbsent
+            && self.cache.get(&self.cache_key(name)).await.is_some()
+        {
+            // Trusted: a cached object of an append-only store exists and never goes away,
+            // so an insert-if-absent is refused without asking.
+            return Ok(WriteResult::Refused);
+        }
         let written = self
             .inner
             .write(name, body.clone(), content_type, condition)

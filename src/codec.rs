@@ -24,7 +24,6 @@ use bincode::Options;
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use serde::ser::{self, Impossible, Serialize};
 
-use crate::cond::{Retrieve, Slot};
 use crate::error::Error;
 use crate::key::Key;
 
@@ -240,6 +239,7 @@ impl Codec {
     }
 
     /// [`Codec::decode`] for the value of `key`, as the crate's [`Error::Decode`].
+    #[cfg(test)]
     pub(crate) fn decode_for<V: DeserializeOwned + Any>(
         self,
         key: &Key,
@@ -263,21 +263,6 @@ impl Codec {
                 .decode_owned(bytes)
                 .map_err(|e| self.decode_error(key, e)),
         }
-    }
-
-    /// The value slot an operation reports after writing `bytes` for `key` itself: the
-    /// value decoded from what was written with [`Retrieve::Always`], else not retrieved.
-    pub(crate) fn written_slot<V: DeserializeOwned + Any>(
-        self,
-        key: &Key,
-        bytes: &[u8],
-        retrieve: Retrieve,
-    ) -> crate::Result<Slot<V>> {
-        Ok(if retrieve == Retrieve::Always {
-            Slot::Present(self.decode_for(key, bytes)?)
-        } else {
-            Slot::NotRetrieved
-        })
     }
 
     fn decode_error(self, key: &Key, e: CodecError) -> Error {

@@ -71,8 +71,8 @@ use std::path::Path;
 
 pub use self::builder::FileDictBuilder;
 use self::store::FileStore;
-use crate::dict::{PersiDict, Value};
 pub use crate::dict::DEFAULT_MAX_VALUE_SIZE;
+use crate::dict::{PersiDict, Value};
 use crate::key::Key;
 
 /// A dictionary whose entries are files in a local directory: a [`PersiDict`] over a

@@ -85,6 +85,8 @@ pub mod file;
 pub mod key;
 pub mod memory;
 pub mod open;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod semantics;
 pub mod store;
 
@@ -99,6 +101,8 @@ pub use file::{FileDict, FileDictBuilder};
 pub use key::{InvalidKey, Key, KeyRule};
 pub use memory::MemDict;
 pub use open::{open, Opened};
+#[cfg(feature = "s3")]
+pub use s3::{ProbeCheck, ProbeReport, ProbeVerdict, S3Dict, S3DictBuilder, S3Store};
 pub use store::{Capabilities, ObjectStore};
 
 /// Everything a typical user needs, for `use persidict::prelude::*`.

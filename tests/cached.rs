@@ -117,7 +117,10 @@ impl Fixture for CachedS3Fixture {
             .build()
             .await
             .unwrap_or_else(|e| panic!("opening an S3Dict on {}: {e}", self.server.name));
-        CachedDict::builder(d).store(self.store.clone()).build().into()
+        CachedDict::builder(d)
+            .store(self.store.clone())
+            .build()
+            .into()
     }
 
     fn enforces(&self) -> Capabilities {
@@ -501,7 +504,10 @@ async fn an_error_drops_the_cached_entry() {
     let append_only = CachedDict::new(MemDict::<u32>::new().with_append_only(true));
     append_only.put(&k, 1).await.unwrap();
     assert_eq!(append_only.store().len().await.unwrap(), 1);
+    // Refused by the dictionary before any request: the cache is not involved.
     assert!(append_only.discard(&k).await.is_err());
+    // Refused by the append-only store below the cache: the error passes through it.
+    assert!(append_only.put(&k, 2).await.is_err());
     assert_eq!(append_only.store().len().await.unwrap(), 0);
     assert_eq!(append_only.get(&k).await.unwrap(), 1);
 }

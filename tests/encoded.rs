@@ -147,12 +147,12 @@ fn s3_both_ways(server: &str) {
             let raw = |codec| async move { builder(codec).build::<Encoded>().await.expect("raw") };
             for codec in [Codec::Bincode, Codec::Json] {
                 let typed = builder(codec).build::<Sample>().await.expect("typed");
-                both_ways(codec, &typed, &raw(codec).await, v.clone()).await?;
+                both_ways(codec, &*typed, &*raw(codec).await, v.clone()).await?;
             }
             let typed = builder(Codec::Raw).build::<Vec<u8>>().await.expect("typed");
-            both_ways(Codec::Raw, &typed, &raw(Codec::Raw).await, bytes).await?;
+            both_ways(Codec::Raw, &*typed, &*raw(Codec::Raw).await, bytes).await?;
             let typed = builder(Codec::Text).build::<String>().await.expect("typed");
-            both_ways(Codec::Text, &typed, &raw(Codec::Text).await, text).await
+            both_ways(Codec::Text, &*typed, &*raw(Codec::Text).await, text).await
         })
     });
     if let Err(e) = result {

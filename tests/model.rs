@@ -368,15 +368,14 @@ fn run(append_only: bool, files: bool, ops: &[Op]) {
     rt.block_on(async {
         let tmp = tempfile::tempdir().expect("a temporary directory");
         let d: PersiDict<u64> = if files {
-            Box::new(
-                FileDict::builder(tmp.path())
-                    .append_only(append_only)
-                    .build::<u64>()
-                    .await
-                    .expect("a FileDict"),
-            )
+            FileDict::builder(tmp.path())
+                .append_only(append_only)
+                .build::<u64>()
+                .await
+                .expect("a FileDict")
+                .into()
         } else {
-            Box::new(MemDict::<u64>::new().with_append_only(append_only))
+            MemDict::<u64>::new().with_append_only(append_only).into()
         };
         let mut m = Model {
             append_only,
@@ -384,9 +383,9 @@ fn run(append_only: bool, files: bool, ops: &[Op]) {
             ..Model::default()
         };
         for op in ops {
-            step(&*d, &mut m, op).await;
+            step(&d, &mut m, op).await;
         }
-        step(&*d, &mut m, &Op::CheckAll).await;
+        step(&d, &mut m, &Op::CheckAll).await;
     });
 }
 

@@ -439,15 +439,7 @@ async fn memory_races_are_exact() {
     let d: Dict = MemDict::<Vec<u32>>::new().into();
     let log: Dict = MemDict::<Vec<u32>>::new().with_append_only(true).into();
     let etags = prepare(&d, MEMORY).await;
-    let wins = run_process(
-        d.clone(),
-        log.clone(),
-        0,
-        MEMORY,
-        etags,
-        SystemTime::now(),
-    )
-    .await;
+    let wins = run_process(d.clone(), log.clone(), 0, MEMORY, etags, SystemTime::now()).await;
     check(&d, &log, MEMORY, &wins, "memory").await;
 }
 

@@ -79,7 +79,7 @@ impl<V: Value> PersiDict<V> {
     /// listing, at most [`concurrency`](PersiDict::concurrency) in flight), so memory stays
     /// bounded. Entries written during the call may survive it.
     pub async fn clear(&self) -> Result<()> {
-        let append_only = self.store.info().append_only;
+        let append_only = self.append_only;
         let store = Arc::clone(&self.store);
         let naming = Arc::clone(&self.naming);
         self.store
@@ -163,7 +163,7 @@ impl<V: Value> PersiDict<V> {
     /// [`Error::AppendOnly`] on an append-only dictionary unless `keys` is empty; on another
     /// error some keys may already be gone.
     pub async fn delete_many(&self, keys: &[Key]) -> Result<()> {
-        if self.store.info().append_only {
+        if self.append_only {
             return match keys.first() {
                 Some(key) => Err(Error::append_only(key, "delete")),
                 None => Ok(()),

@@ -48,10 +48,10 @@ use serde::Serialize;
 
 pub use self::transform::{CasConflict, RetryPolicy, Transformed};
 use crate::codec::Codec;
-use crate::cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
+use crate::cond::{ETag, Outcome, Slot};
 use crate::error::{Error, Result};
 use crate::key::{Key, Naming, DEFAULT_DIGEST_LEN};
-use crate::semantics::{self, Body, Target};
+use crate::semantics::Body;
 pub use crate::store::Capabilities;
 use crate::store::{AppendOnly, ObjectStore, Prefixed};
 
@@ -155,6 +155,8 @@ pub struct PersiDict<V> {
     options: DictOptions,
     /// The store's longest name, read once.
     max_name_len: usize,
+    /// Whether the store is append-only, read once.
+    append_only: bool,
     _values: PhantomData<fn() -> V>,
 }
 
@@ -165,6 +167,7 @@ impl<V> Clone for PersiDict<V> {
             naming: Arc::clone(&self.naming),
             options: self.options,
             max_name_len: self.max_name_len,
+            append_only: self.append_only,
             _values: PhantomData,
         }
     }
@@ -211,8 +214,10 @@ impl<V: Value> PersiDict<V> {
         };
         let mut options = options;
         options.concurrency = options.concurrency.max(1);
+        let info = store.info();
         Ok(PersiDict {
-            max_name_len: store.info().max_name_len,
+            max_name_len: info.max_name_len,
+            append_only: info.append_only,
             store,
             naming: Arc::new(naming),
             options,
@@ -238,6 +243,7 @@ impl<V: Value> PersiDict<V> {
         let store = Prefixed::new(Arc::clone(&self.store), &signed);
         PersiDict {
             max_name_len: store.info().max_name_len,
+            append_only: self.append_only,
             store: Arc::new(store),
             naming: Arc::clone(&self.naming),
             options: self.options,
@@ -285,6 +291,16 @@ impl<V: Value> PersiDict<V> {
     /// The object name of `key` in the store; checks the store's name length limit.
     pub fn object_name(&self, key: &Key) -> Result<String> {
         Ok(self.naming.object_name_within(key, self.max_name_len)?)
+    }
+
+    /// [`Error::AppendOnly`] for an operation that would remove `key`, on an append-only
+    /// dictionary: refused before anything is sent, even where the key is absent.
+    fn refuse_removal(&self, key: &Key, operation: &'static str) -> Result<()> {
+        if self.append_only {
+            Err(Error::append_only(key, operation))
+        } else {
+            Ok(())
+        }
     }
 
     pub(crate) fn naming(&self) -> &Naming {

@@ -46,7 +46,10 @@ impl<V: Value> PersiDict<V> {
                 (Write::Value(body), Some(mine))
             }
             Write::KeepCurrent => (Write::KeepCurrent, None),
-            Write::DeleteCurrent => (Write::DeleteCurrent, None),
+            Write::DeleteCurrent => {
+                self.refuse_removal(key, "delete")?;
+                (Write::DeleteCurrent, None)
+            }
         };
         target!(self, key, name, t);
         let out = semantics::put_if(t, write, condition, expected, retrieve)
@@ -99,6 +102,7 @@ impl<V: Value> PersiDict<V> {
         condition: Condition,
         expected: Option<&ETag>,
     ) -> Result<Outcome<V>> {
+        self.refuse_removal(key, "delete")?;
         target!(self, key, name, t);
         let out = semantics::discard_if(t, condition, expected)
             .await
@@ -117,6 +121,7 @@ impl<V: Value> PersiDict<V> {
 
     /// Removes `key` if present; reports whether it was.
     pub async fn discard(&self, key: &Key) -> Result<bool> {
+        self.refuse_removal(key, "delete")?;
         target!(self, key, name, t);
         let caps = self.store.capabilities().await?;
         semantics::discard(t, caps)
@@ -214,9 +219,7 @@ impl<V: Value> PersiDict<V> {
     /// Removes `key` and returns its value; [`Error::NotFound`] if it is absent. Atomic: the
     /// value returned is exactly the one removed, and two callers never pop the same value.
     pub async fn pop(&self, key: &Key) -> Result<V> {
-        if self.store.info().append_only {
-            return Err(Error::append_only(key, "pop"));
-        }
+        self.refuse_removal(key, "pop")?;
         target!(self, key, name, t);
         match semantics::pop(t).await.map_err(|e| e.for_key(&name, key))? {
             Some(bytes) => self.decode(key, bytes),

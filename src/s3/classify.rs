@@ -22,8 +22,23 @@
 //! | 500 `InternalError`, 502, 504 | yes | unknown |
 //! | timeout, reset or closed connection, unreadable answer | yes | unknown |
 //! | anything else | no | - |
+//!
+//! [`to_error`] turns a failed call into the crate's [`Error`], keeping the SDK's error as
+//! the cause and the S3 request id (`x-amz-request-id`) where the answer carried one:
+//!
+//! | answer | [`Error`] |
+//! |---|---|
+//! | 403 | `PermissionDenied` |
+//! | 404 `NoSuchBucket` | `BucketNotFound` |
+//! | anything else | `Backend`, retryable for network failures, 5xx, throttling and timeouts |
+//!
+//! `501` and `400` on a conditional header become `Unsupported` where the request is sent
+//! (only the caller knows which capability the header stands for).
 
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::RequestId;
+
+use crate::error::Error;
 
 /// What an S3 error answer means to this crate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,4 +144,103 @@ fn connection_refused(err: &(dyn std::error::Error + 'static)) -> bool {
         cur = e.source();
     }
     false
+}
+
+/// The S3 request id (`x-amz-request-id`) of a failed call, where an answer carried one.
+pub(crate) fn request_id<E>(
+    err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Option<String> {
+    RequestId::request_id(err)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+}
+
+/// A one-line summary of a failed call, for messages: `HTTP 503 SlowDown: ...` for an
+/// answer, the chain of causes (without the SDK's debug dump) for a request that got none.
+pub(crate) fn summary<E>(err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if let Some(raw) = err.raw_response() {
+        let status = raw.status().as_u16();
+        let code = err.code().unwrap_or_default();
+        let message = err.message().unwrap_or_default();
+        return match (code.is_empty(), message.is_empty()) {
+            (true, true) => format!("HTTP {status}"),
+            (false, true) => format!("HTTP {status} {code}"),
+            _ => format!("HTTP {status} {code}: {message}"),
+        };
+    }
+    let kind = match err {
+        SdkError::TimeoutError(_) => "timed out",
+        SdkError::DispatchFailure(_) => "the request could not be sent",
+        SdkError::ResponseError(_) => "the answer could not be read",
+        SdkError::ConstructionFailure(_) => "the request could not be built",
+        _ => "failed",
+    };
+    let causes = causes(err);
+    if causes.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {causes}")
+    }
+}
+
+/// The `Display` texts of an error's sources, joined with `: `, each once, on one line.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let text = e.to_string().replace('\n', " ");
+        // Wrappers often repeat their source's text, or say only "dispatch failure".
+        if !text.is_empty() && !seen.iter().any(|s| s.contains(&text)) {
+            seen.push(text);
+        }
+        cur = e.source();
+    }
+    seen.join(": ")
+}
+
+/// Whether a failed call is worth repeating later: network failures, 5xx, throttling,
+/// timeouts.
+pub(crate) fn retryable<E>(err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    transient(err).is_some()
+}
+
+/// The crate's error for a failed call of `operation` on `bucket` at `endpoint` (the
+/// label `<endpoint url>/<bucket>`), keeping the SDK error as the cause.
+pub(crate) fn to_error<E>(
+    err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    endpoint: &str,
+    bucket: &str,
+    operation: &str,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let request_id = request_id(&err);
+    match classify(&err) {
+        Answer::Forbidden(_) => Error::PermissionDenied {
+            endpoint: endpoint.to_owned(),
+            operation: operation.to_owned(),
+            message: summary(&err),
+            request_id,
+        },
+        Answer::NoSuchBucket => Error::BucketNotFound {
+            bucket: bucket.to_owned(),
+            endpoint: endpoint.to_owned(),
+            operation: operation.to_owned(),
+        },
+        _ => Error::Backend {
+            endpoint: endpoint.to_owned(),
+            operation: operation.to_owned(),
+            message: summary(&err),
+            request_id,
+            retryable: retryable(&err),
+            source: Some(Box::new(err)),
+        },
+    }
 }

@@ -1,46 +1,50 @@
-//! Capability probes: which conditional requests an S3 endpoint really enforces.
+//! Capability probes of [`S3Store`](super::store::S3Store): which conditional requests
+//! an S3 endpoint really enforces.
 //!
 //! Each capability is probed once per (endpoint, bucket) per process and shared by every
-//! dictionary on them; concurrent first uses wait for one probe. A capability counts as
-//! supported only when the server *refused* the request with the wrong ETag (412, or 404
-//! where that is the documented answer) *and* left the object intact. An accepted request
-//! (200/204) means the header was ignored; 501 or 400 mean it is not implemented.
+//! store on them; concurrent first uses wait for one probe. A capability counts as
+//! supported only when the server
+//! - *refused* the request whose condition does not hold (412, or 404 where that is the
+//!   documented answer) *and* left the object intact, and
+//! - *applied* the request whose condition holds (`If-None-Match: *` on an absent key,
+//!   `If-Match: <current etag>`): a server that refuses every conditional request is
+//!   judged [`ProbeVerdict::Refused`], not enforced.
 //!
-//! [`S3Dict::probe_report`] runs the same probe on demand and reports, for each capability,
-//! the request sent, the server's answer and the [`ProbeVerdict`].
+//! An accepted wrong-ETag request (200/204) means the header was ignored; 501 or 400 mean
+//! it is not implemented.
 //!
-//! Probe objects are named `<root>/persidict-probe-<random>.probe`: no codec uses the
-//! `probe` extension, so no dictionary ever lists them, and they are always removed.
+//! A probe that fails with an error (403 with read-only credentials, a missing bucket, the
+//! network) is remembered too: every later use in the process gets the same error (its
+//! kind and text) without sending the probe again. [`S3Store::probe_report`] probes again
+//! on demand.
+//!
+//! The probe runs in a task of its own, so that a caller that gives up (a dropped future,
+//! an aborted task) does not leave the probe object behind: it is always removed. (The
+//! abandoned probe's result is not kept; the next use probes again.) Probe
+//! objects are named `<root>persidict-probe-<random>.probe`: no codec uses the `probe`
+//! extension, so no dictionary ever lists them.
+//!
+//! [`S3Store::probe_report`]: super::store::S3Store::probe_report
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_s3::error::{BoxError, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
 use tokio::sync::OnceCell;
 use tracing::debug;
 
 use super::classify::{classify, Answer};
-use super::{S3Dict, Shared};
-use crate::dict::{Capabilities, Value};
-use crate::error::Result;
-
-type Registry = Mutex<HashMap<(String, String), Arc<OnceCell<Capabilities>>>>;
-
-/// The process-wide cell for one (endpoint, bucket).
-pub(crate) fn cell(endpoint: &str, bucket: &str) -> Arc<OnceCell<Capabilities>> {
-    static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    let registry = REGISTRY.get_or_init(Registry::default);
-    let mut map = registry.lock().unwrap_or_else(|p| p.into_inner());
-    Arc::clone(
-        map.entry((endpoint.to_owned(), bucket.to_owned()))
-            .or_default(),
-    )
-}
+use super::client::{new_write_id, S3Client, WRITE_ID};
+use crate::cond::ETag;
+use crate::error::{Error, Result};
+use crate::store::Capabilities;
 
 /// What a server did with a conditional request whose condition should have stopped it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,7 +99,7 @@ pub struct ProbeCheck {
     pub verdict: ProbeVerdict,
 }
 
-/// What an S3 endpoint did with each conditional request; [`S3Dict::probe_report`] makes
+/// What an S3 endpoint did with each conditional request; [`S3Store::probe_report`](super::store::S3Store::probe_report) makes
 /// one. `Display` prints it as a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -161,48 +165,140 @@ impl fmt::Display for ProbeReport {
     }
 }
 
-impl<V: Value> S3Dict<V> {
-    /// Probes the endpoint now and reports, for each capability, the request sent, the
-    /// server's answer and the verdict; see [`ProbeReport`].
-    ///
-    /// This always sends the probe requests (about 12 small requests on a scratch object
-    /// under the root prefix, removed afterwards), even when the capabilities were
-    /// declared or already probed: its point is to measure the server. It does not change
-    /// the capabilities the dictionary uses, except that a dictionary that had not probed
-    /// yet keeps this result instead of probing again.
-    ///
-    /// # Errors
-    /// A typed error when the scratch object cannot be written or read back (permissions,
-    /// missing bucket, network).
-    pub async fn probe_report(&self) -> Result<ProbeReport> {
-        let report = probe(&self.shared, self.root()).await?;
-        // Seeds the shared cell when it is empty; a declared or earlier result stays.
-        let _ = self.shared.capabilities.set(report.capabilities());
-        Ok(report)
+/// What the probe of one (endpoint, bucket) found: the capabilities, or the error it
+/// failed with.
+pub(crate) type Outcome = std::result::Result<Capabilities, ProbeFailure>;
+
+/// The shared cell holding the probe's [`Outcome`] for one (endpoint, bucket).
+pub(crate) type Cell = Arc<OnceCell<Outcome>>;
+
+/// A probe's error, kept to be given again (the kind and the text; not the cause).
+#[derive(Debug, Clone)]
+pub(crate) struct ProbeFailure(Arc<Error>);
+
+impl ProbeFailure {
+    /// The remembered error, as a new [`Error`] of the same kind and text.
+    pub(crate) fn error(&self) -> Error {
+        match &*self.0 {
+            Error::PermissionDenied {
+                endpoint,
+                operation,
+                message,
+                request_id,
+            } => Error::PermissionDenied {
+                endpoint: endpoint.clone(),
+                operation: operation.clone(),
+                message: message.clone(),
+                request_id: request_id.clone(),
+            },
+            Error::BucketNotFound {
+                bucket,
+                endpoint,
+                operation,
+            } => Error::BucketNotFound {
+                bucket: bucket.clone(),
+                endpoint: endpoint.clone(),
+                operation: operation.clone(),
+            },
+            Error::Backend {
+                endpoint,
+                operation,
+                message,
+                request_id,
+                retryable,
+                ..
+            } => Error::Backend {
+                endpoint: endpoint.clone(),
+                operation: operation.clone(),
+                message: format!("{message} (the capability probe failed earlier in this process)"),
+                request_id: request_id.clone(),
+                retryable: *retryable,
+                source: None,
+            },
+            Error::Config(m) => Error::Config(m.clone()),
+            other => Error::backend(
+                "s3",
+                "capability probe",
+                format!("the capability probe failed earlier in this process: {other}"),
+                false,
+            ),
+        }
     }
 }
 
-/// Probes the conditional requests against a scratch object under `root`.
-pub(crate) async fn probe(shared: &Shared, root: &str) -> Result<ProbeReport> {
-    let name = format!("{root}persidict-probe-{:016x}.probe", fastrand::u64(..));
-    let result = run(shared, &name).await;
+type Registry = Mutex<HashMap<(String, String), Cell>>;
+
+/// The process-wide cell for one (endpoint, bucket).
+pub(crate) fn cell(endpoint: &str, bucket: &str) -> Cell {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    let registry = REGISTRY.get_or_init(Registry::default);
+    // A panic while holding the lock cannot leave a half-made entry: safe to keep using.
+    let mut map = registry.lock().unwrap_or_else(|p| p.into_inner());
+    Arc::clone(
+        map.entry((endpoint.to_owned(), bucket.to_owned()))
+            .or_default(),
+    )
+}
+
+/// A cell holding declared capabilities: nothing is ever probed.
+pub(crate) fn declared(capabilities: Capabilities) -> Cell {
+    Arc::new(OnceCell::new_with(Some(Ok(capabilities))))
+}
+
+/// The capabilities in `cell`, probing under `root` first if nobody has yet.
+pub(crate) async fn capabilities(
+    cell: &Cell,
+    client: &S3Client,
+    root: &str,
+) -> Result<Capabilities> {
+    cell.get_or_init(|| async {
+        spawned(client.clone(), root.to_owned())
+            .await
+            .map(|report| report.capabilities())
+            .map_err(|e| ProbeFailure(Arc::new(e)))
+    })
+    .await
+    .clone()
+    .map_err(|failure| failure.error())
+}
+
+/// Probes now, whatever `cell` holds; seeds `cell` with the result if it is still empty.
+pub(crate) async fn report(cell: &Cell, client: &S3Client, root: &str) -> Result<ProbeReport> {
+    let report = spawned(client.clone(), root.to_owned()).await?;
+    // A declared, earlier or concurrent result stays.
+    let _ = cell.set(Ok(report.capabilities()));
+    Ok(report)
+}
+
+/// Runs the probe in a task of its own and waits for it: dropping the caller does not stop
+/// the task, so the probe object is removed whatever the caller does.
+async fn spawned(client: S3Client, root: String) -> Result<ProbeReport> {
+    let endpoint = client.endpoint.clone();
+    tokio::spawn(async move { probe(&client, &root).await })
+        .await
+        .unwrap_or_else(|e| {
+            Err(Error::backend(
+                endpoint,
+                "capability probe",
+                format!("the probe task ended abnormally: {e}"),
+                false,
+            ))
+        })
+}
+
+/// Probes the conditional requests against a scratch object under `root`, and removes it.
+async fn probe(client: &S3Client, root: &str) -> Result<ProbeReport> {
+    let key = format!("{root}persidict-probe-{:016x}.probe", fastrand::u64(..));
+    let result = Probe { client, key: &key }.run().await;
     // Always remove the scratch object, whatever happened above.
-    let cleanup = shared
-        .client
-        .delete_object()
-        .bucket(&shared.bucket)
-        .key(&name)
-        .send()
-        .await;
-    if let Err(e) = cleanup {
-        debug!(object = %name, error = ?classify(&e), "probe cleanup failed");
+    if let Err(e) = client.delete(&key).await {
+        debug!(object = %key, error = %e, "probe cleanup failed");
     }
-    let checks = result?;
     let report = ProbeReport {
-        endpoint: shared.endpoint.clone(),
-        checks,
+        endpoint: client.endpoint.clone(),
+        checks: result?,
     };
-    debug!(endpoint = %shared.endpoint, caps = ?report.capabilities(), "probed S3 capabilities");
+    debug!(endpoint = %client.endpoint, caps = ?report.capabilities(), "probed S3 capabilities");
     Ok(report)
 }
 
@@ -212,7 +308,7 @@ struct StatusCapture(Arc<AtomicU16>);
 
 impl Intercept for StatusCapture {
     fn name(&self) -> &'static str {
-        "persidict::ProbeStatus"
+        "persidict::StoreProbeStatus"
     }
 
     fn read_after_transmit(
@@ -220,243 +316,288 @@ impl Intercept for StatusCapture {
         context: &BeforeDeserializationInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
-    ) -> std::result::Result<(), BoxError> {
+    ) -> std::result::Result<(), aws_sdk_s3::error::BoxError> {
         self.0
             .store(context.response().status().as_u16(), Ordering::Relaxed);
         Ok(())
     }
 }
 
-impl StatusCapture {
-    fn status(&self) -> u16 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// The answer to one probe request: its classification and a description such as
-/// `412 PreconditionFailed`.
+/// The answer to one probe request: the ETag of a successful PUT, or the classified
+/// failure; and a description such as `412 PreconditionFailed`.
 struct Sent {
-    answer: std::result::Result<(), Answer>,
+    answer: std::result::Result<Option<ETag>, Answer>,
     described: String,
 }
 
+impl Sent {
+    fn accepted(&self) -> bool {
+        self.answer.is_ok()
+    }
+}
+
+/// A probe request's answer; a `403` or a missing bucket ends the probe with that error.
 fn sent<O, E>(
+    client: &S3Client,
+    operation: &str,
     capture: &StatusCapture,
-    result: std::result::Result<O, SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
-) -> Sent
+    result: std::result::Result<O, SdkError<E, HttpResponse>>,
+    etag: impl FnOnce(&O) -> Option<ETag>,
+) -> Result<Sent>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    let status = capture.0.load(Ordering::Relaxed);
     match result {
-        Ok(_) => Sent {
-            answer: Ok(()),
-            described: capture.status().to_string(),
-        },
+        Ok(out) => Ok(Sent {
+            answer: Ok(etag(&out)),
+            described: status.to_string(),
+        }),
         Err(e) => {
             let answer = classify(&e);
-            let status = e
-                .raw_response()
-                .map(|r| r.status().as_u16())
-                .unwrap_or_else(|| capture.status());
-            let code = e.code().unwrap_or_default();
-            let described = match (status, code) {
-                (0, _) => format!("no answer ({answer:?})"),
-                (s, "") => s.to_string(),
-                (s, c) => format!("{s} {c}"),
+            if matches!(answer, Answer::Forbidden(_) | Answer::NoSuchBucket) {
+                return Err(client.error(operation, e));
+            }
+            let described = match (e.raw_response(), e.code()) {
+                (Some(_), Some(code)) => format!("{status} {code}"),
+                (Some(_), None) => status.to_string(),
+                (None, _) => format!("no answer ({})", super::classify::summary(&e)),
             };
-            Sent {
+            Ok(Sent {
                 answer: Err(answer),
                 described,
-            }
+            })
         }
     }
 }
 
-async fn run(shared: &Shared, name: &str) -> Result<Vec<ProbeCheck>> {
-    let c = &shared.client;
-    let b = &shared.bucket;
-    let wrong = "\"00000000000000000000000000000000\"";
-    let mut etag = shared.probe_put(name, b"probe-0").await?;
-    let mut checks = Vec::with_capacity(5);
-
-    // 1. Insert-if-absent on an existing object.
-    let capture = StatusCapture::default();
-    let answer = c
-        .put_object()
-        .bucket(b)
-        .key(name)
-        .if_none_match("*")
-        .body(ByteStream::from_static(b"probe-1"))
-        .customize()
-        .interceptor(capture.clone())
-        .send()
-        .await;
-    let answer = sent(&capture, answer);
-    let (verdict, fate) = shared
-        .intact(name, &mut etag, judge(&answer.answer, false))
-        .await?;
-    checks.push(ProbeCheck {
-        capability: "put_if_absent",
-        request: "PUT If-None-Match: * (object exists)",
-        answer: format!("{}, {fate}", answer.described),
-        verdict,
-    });
-
-    // 2. Compare-and-swap with a wrong ETag.
-    let capture = StatusCapture::default();
-    let answer = c
-        .put_object()
-        .bucket(b)
-        .key(name)
-        .if_match(wrong)
-        .body(ByteStream::from_static(b"probe-2"))
-        .customize()
-        .interceptor(capture.clone())
-        .send()
-        .await;
-    let answer = sent(&capture, answer);
-    let (verdict, fate) = shared
-        .intact(name, &mut etag, judge(&answer.answer, true))
-        .await?;
-    checks.push(ProbeCheck {
-        capability: "put_if_match",
-        request: "PUT If-Match: <wrong etag>",
-        answer: format!("{}, {fate}", answer.described),
-        verdict,
-    });
-
-    // 3. Compare-and-delete with a wrong ETag: the object must survive.
-    let capture = StatusCapture::default();
-    let answer = c
-        .delete_object()
-        .bucket(b)
-        .key(name)
-        .if_match(wrong)
-        .customize()
-        .interceptor(capture.clone())
-        .send()
-        .await;
-    let answer = sent(&capture, answer);
-    let (verdict, fate) = shared
-        .intact(name, &mut etag, judge(&answer.answer, true))
-        .await?;
-    checks.push(ProbeCheck {
-        capability: "delete_if_match",
-        request: "DELETE If-Match: <wrong etag>",
-        answer: format!("{}, {fate}", answer.described),
-        verdict,
-    });
-    if verdict != ProbeVerdict::Enforced {
-        // The object may be gone: put it back for the next probes.
-        etag = shared.probe_put(name, b"probe-3").await?;
-    }
-
-    // 4. Revalidating read with the current ETag.
-    let capture = StatusCapture::default();
-    let answer = c
-        .get_object()
-        .bucket(b)
-        .key(name)
-        .if_none_match(etag.as_str())
-        .customize()
-        .interceptor(capture.clone())
-        .send()
-        .await;
-    let answer = sent(&capture, answer);
-    let verdict = match answer.answer {
-        Err(Answer::NotModified) => ProbeVerdict::Enforced,
-        Ok(()) => ProbeVerdict::Ignored,
-        Err(_) => ProbeVerdict::Refused,
-    };
-    checks.push(ProbeCheck {
-        capability: "get_if_none_match",
-        request: "GET If-None-Match: <current etag>",
-        answer: answer.described,
-        verdict,
-    });
-
-    // 5. Delete-if-exists: `If-Match: *` must delete an existing object (moto compares the
-    //    asterisk literally and refuses) and be refused for an absent one.
-    let capture = StatusCapture::default();
-    let answer = c
-        .delete_object()
-        .bucket(b)
-        .key(name)
-        .if_match("*")
-        .customize()
-        .interceptor(capture.clone())
-        .send()
-        .await;
-    let existing = sent(&capture, answer);
-    let deleted = shared.probe_head(name).await?.is_none();
-    let capture = StatusCapture::default();
-    let answer = c
-        .delete_object()
-        .bucket(b)
-        .key(name)
-        .if_match("*")
-        .customize()
-        .interceptor(capture.clone())
-        .send()
-        .await;
-    let absent = sent(&capture, answer);
-    let refused_absent = judge(&absent.answer, true) == ProbeVerdict::Enforced;
-    let verdict = match (&existing.answer, deleted) {
-        (Ok(()), true) if refused_absent => ProbeVerdict::Enforced,
-        (Ok(()), true) => ProbeVerdict::Ignored,
-        // Accepted but the object survived, or refused outright: unusable either way.
-        _ => ProbeVerdict::Refused,
-    };
-    checks.push(ProbeCheck {
-        capability: "delete_if_exists",
-        request: "DELETE If-Match: * (exists, then absent)",
-        answer: format!(
-            "{}, object {}; then {}",
-            existing.described,
-            if deleted { "deleted" } else { "kept" },
-            absent.described
-        ),
-        verdict,
-    });
-    Ok(checks)
-}
-
-/// Classifies the answer to a request with a wrong precondition. `not_found_refuses`: a 404
-/// is the documented refusal of `If-Match` (the object exists, so only a server comparing
-/// the ETag says it).
-fn judge(answer: &std::result::Result<(), Answer>, not_found_refuses: bool) -> ProbeVerdict {
-    match answer {
-        Ok(()) => ProbeVerdict::Ignored,
+/// Classifies the answer to a request whose precondition does not hold. `not_found_refuses`:
+/// a 404 is the documented refusal of `If-Match` (the object exists, so only a server
+/// comparing the ETag says it).
+fn judge(sent: &Sent, not_found_refuses: bool) -> ProbeVerdict {
+    match &sent.answer {
+        Ok(_) => ProbeVerdict::Ignored,
         Err(Answer::PreconditionFailed) => ProbeVerdict::Enforced,
         Err(Answer::NotFound) if not_found_refuses => ProbeVerdict::Enforced,
         Err(_) => ProbeVerdict::Refused,
     }
 }
 
-impl Shared {
+/// An enforced refusal is no use when the request whose condition holds is refused too.
+fn with_success(verdict: ProbeVerdict, applied: bool) -> ProbeVerdict {
+    match verdict {
+        ProbeVerdict::Enforced if !applied => ProbeVerdict::Refused,
+        other => other,
+    }
+}
+
+struct Probe<'a> {
+    client: &'a S3Client,
+    key: &'a str,
+}
+
+impl Probe<'_> {
+    fn put(
+        &self,
+        body: &'static [u8],
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        self.client
+            .sdk
+            .put_object()
+            .bucket(&self.client.bucket)
+            .key(self.key)
+            .metadata(WRITE_ID, new_write_id())
+            .body(ByteStream::from_static(body))
+    }
+
+    async fn send_put(
+        &self,
+        request: aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+    ) -> Result<Sent> {
+        let capture = StatusCapture::default();
+        let result = request
+            .customize()
+            .interceptor(capture.clone())
+            .send()
+            .await;
+        sent(self.client, "PUT", &capture, result, |o| {
+            o.e_tag().map(ETag::new)
+        })
+    }
+
+    async fn send_delete(&self, if_match: &str) -> Result<Sent> {
+        let capture = StatusCapture::default();
+        let result = self
+            .client
+            .sdk
+            .delete_object()
+            .bucket(&self.client.bucket)
+            .key(self.key)
+            .if_match(if_match)
+            .customize()
+            .interceptor(capture.clone())
+            .send()
+            .await;
+        sent(self.client, "DELETE", &capture, result, |_| None)
+    }
+
+    async fn current(&self) -> Result<Option<ETag>> {
+        Ok(self.client.head(self.key).await?.map(|h| h.etag))
+    }
+
+    /// A plain PUT that makes sure the object exists; its ETag.
+    async fn recreate(&self, body: &'static [u8]) -> Result<ETag> {
+        self.client
+            .put(
+                self.key,
+                &Bytes::from_static(body),
+                "application/octet-stream",
+                &new_write_id(),
+            )
+            .await
+    }
+
     /// Checks that a refused request left the object as it was; a "refusal" that changed
     /// the object is no refusal. Updates `etag` to the object's current ETag, and says what
     /// became of the object.
     async fn intact(
         &self,
-        name: &str,
-        etag: &mut crate::ETag,
+        etag: &mut ETag,
         verdict: ProbeVerdict,
     ) -> Result<(ProbeVerdict, &'static str)> {
-        let now = self.probe_head(name).await?;
+        let now = self.current().await?;
         let fate = match &now {
             None => "object deleted",
             Some(e) if e == etag => "object intact",
             Some(_) => "object overwritten",
         };
         let intact = now.as_ref() == Some(&*etag);
-        if let Some(e) = now {
-            *etag = e;
+        match now {
+            Some(e) => *etag = e,
+            None => *etag = self.recreate(b"probe-again").await?,
         }
         Ok(if verdict == ProbeVerdict::Enforced && !intact {
             (ProbeVerdict::Ignored, fate)
         } else {
             (verdict, fate)
         })
+    }
+
+    async fn run(&self) -> Result<Vec<ProbeCheck>> {
+        let mut checks = Vec::with_capacity(5);
+        let wrong = "\"00000000000000000000000000000000\"";
+
+        // 1. Insert-if-absent: applied on the absent key, refused once it exists.
+        let create = self
+            .send_put(self.put(b"probe-1").if_none_match("*"))
+            .await?;
+        let mut etag = match &create.answer {
+            Ok(Some(e)) => e.clone(),
+            _ => self.recreate(b"probe-1").await?,
+        };
+        let again = self
+            .send_put(self.put(b"probe-1x").if_none_match("*"))
+            .await?;
+        let (verdict, fate) = self.intact(&mut etag, judge(&again, false)).await?;
+        checks.push(ProbeCheck {
+            capability: "put_if_absent",
+            request: "PUT If-None-Match: * (absent, then exists)",
+            answer: format!("{}; then {}, {fate}", create.described, again.described),
+            verdict: with_success(verdict, create.accepted()),
+        });
+
+        // 2. Compare-and-swap: refused with a wrong ETag, applied with the current one.
+        let wrong_put = self.send_put(self.put(b"probe-2x").if_match(wrong)).await?;
+        let (verdict, fate) = self.intact(&mut etag, judge(&wrong_put, true)).await?;
+        let right_put = self
+            .send_put(self.put(b"probe-2").if_match(etag.as_str()))
+            .await?;
+        let applied = match &right_put.answer {
+            Ok(Some(e)) => {
+                let changed = *e != etag;
+                etag = e.clone();
+                changed
+            }
+            _ => false,
+        };
+        checks.push(ProbeCheck {
+            capability: "put_if_match",
+            request: "PUT If-Match: <wrong etag>, then <current etag>",
+            answer: format!(
+                "{}, {fate}; then {}",
+                wrong_put.described, right_put.described
+            ),
+            verdict: with_success(verdict, applied),
+        });
+
+        // 3. Compare-and-delete: the object must survive a wrong ETag and go with the
+        //    current one.
+        let wrong_delete = self.send_delete(wrong).await?;
+        let (verdict, fate) = self.intact(&mut etag, judge(&wrong_delete, true)).await?;
+        let right_delete = self.send_delete(etag.as_str()).await?;
+        let gone = right_delete.accepted() && self.current().await?.is_none();
+        etag = self.recreate(b"probe-3").await?;
+        checks.push(ProbeCheck {
+            capability: "delete_if_match",
+            request: "DELETE If-Match: <wrong etag>, then <current etag>",
+            answer: format!(
+                "{}, {fate}; then {}, object {}",
+                wrong_delete.described,
+                right_delete.described,
+                if gone { "deleted" } else { "kept" }
+            ),
+            verdict: with_success(verdict, gone),
+        });
+
+        // 4. Revalidating read with the current ETag.
+        let capture = StatusCapture::default();
+        let result = self
+            .client
+            .sdk
+            .get_object()
+            .bucket(&self.client.bucket)
+            .key(self.key)
+            .if_none_match(etag.as_str())
+            .customize()
+            .interceptor(capture.clone())
+            .send()
+            .await;
+        let read = sent(self.client, "GET", &capture, result, |_| None)?;
+        let verdict = match read.answer {
+            Err(Answer::NotModified) => ProbeVerdict::Enforced,
+            Ok(_) => ProbeVerdict::Ignored,
+            Err(_) => ProbeVerdict::Refused,
+        };
+        checks.push(ProbeCheck {
+            capability: "get_if_none_match",
+            request: "GET If-None-Match: <current etag>",
+            answer: read.described,
+            verdict,
+        });
+
+        // 5. Delete-if-exists: `If-Match: *` must delete an existing object (moto compares
+        //    the asterisk literally and answers 412) and be refused for an absent one.
+        let existing = self.send_delete("*").await?;
+        let deleted = self.current().await?.is_none();
+        let absent = self.send_delete("*").await?;
+        let refused_absent = judge(&absent, true) == ProbeVerdict::Enforced;
+        let verdict = match (existing.accepted(), deleted) {
+            (true, true) if refused_absent => ProbeVerdict::Enforced,
+            (true, true) => ProbeVerdict::Ignored,
+            // Accepted but the object survived, or refused outright: unusable either way.
+            _ => ProbeVerdict::Refused,
+        };
+        checks.push(ProbeCheck {
+            capability: "delete_if_exists",
+            request: "DELETE If-Match: * (exists, then absent)",
+            answer: format!(
+                "{}, object {}; then {}",
+                existing.described,
+                if deleted { "deleted" } else { "kept" },
+                absent.described
+            ),
+            verdict,
+        });
+        Ok(checks)
     }
 }

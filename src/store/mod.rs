@@ -232,7 +232,9 @@ impl Capabilities {
 pub struct StoreInfo {
     /// The backend kind: `"memory"`, `"file"`, `"s3"`, or a user's own.
     pub backend: &'static str,
-    /// Where the objects live (a URL-like location, wrappers included).
+    /// Where the objects live: a URL-like location (`file:///dir`, `s3://bucket/root`),
+    /// optionally followed by a space and a note in parentheses (S3: ` (<endpoint>)`).
+    /// [`Prefixed`] puts its prefix at the end of the URL part.
     pub location: String,
     /// Whether existing objects can never be overwritten or removed.
     pub append_only: bool,

@@ -87,7 +87,16 @@ impl Prefixed {
 impl ObjectStore for Prefixed {
     fn info(&self) -> StoreInfo {
         let mut info = self.inner.info();
-        info.location = format!("{}/{}", info.location.trim_end_matches('/'), self.prefix);
+        // The prefix goes at the end of the URL part, before a note such as S3's
+        // ` (<endpoint>)`.
+        let (url, note) = info
+            .location
+            .split_at(info.location.find(" (").unwrap_or(info.location.len()));
+        info.location = format!(
+            "{}/{}{note}",
+            url.trim_end_matches('/'),
+            self.prefix.trim_end_matches('/')
+        );
         info.max_name_len = info.max_name_len.saturating_sub(self.prefix.len());
         info
     }

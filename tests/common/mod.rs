@@ -85,3 +85,21 @@ pub fn enforced(server: &Server) -> persidict::Capabilities {
         other => panic!("no declared capabilities for server {other:?}"),
     }
 }
+
+/// A byte-level store builder for `server` under a fresh prefix, creating the bucket if
+/// needed.
+pub fn store_builder(server: &Server, test: &str) -> persidict::S3DictBuilder {
+    persidict::S3DictBuilder::new(BUCKET)
+        .endpoint_url(&server.url)
+        .region("us-east-1")
+        .root_prefix(fresh_prefix(test))
+        .create_bucket(true)
+}
+
+/// A byte-level store on `server` under a fresh prefix.
+pub async fn store(server: &Server, test: &str) -> persidict::s3::S3Store {
+    store_builder(server, test)
+        .build_store()
+        .await
+        .unwrap_or_else(|e| panic!("connecting an S3Store on {}: {e}", server.name))
+}

@@ -135,6 +135,18 @@ struct State {
     log: Mutex<Vec<(String, String)>>,
     /// Faults are injected only while this is true.
     active: std::sync::atomic::AtomicBool,
+    /// A one-shot "drop this answer" for the next request with this method.
+    one_drop: Mutex<Option<OneDrop>>,
+}
+
+/// The next request with `method` is forwarded; once the server has answered, the proxy
+/// signals `forwarded`, waits for `release`, then resets the client connection instead of
+/// answering (so the server applied the request and the client never hears).
+#[derive(Clone)]
+pub struct OneDrop {
+    method: String,
+    pub forwarded: Arc<tokio::sync::Notify>,
+    pub release: Arc<tokio::sync::Notify>,
 }
 
 /// A running proxy; it stops when dropped.
@@ -172,6 +184,7 @@ impl Proxy {
             counts: Counts::default(),
             log: Mutex::new(Vec::new()),
             active: std::sync::atomic::AtomicBool::new(true),
+            one_drop: Mutex::new(None),
         });
         let st = Arc::clone(&state);
         let task = tokio::spawn(async move {
@@ -204,6 +217,17 @@ impl Proxy {
     /// Every request seen so far, as `(method, path)`.
     pub fn log(&self) -> Vec<(String, String)> {
         self.state.log.lock().unwrap().clone()
+    }
+
+    /// Arms a one-shot drop of the answer to the next `method` request; see [`OneDrop`].
+    pub fn drop_next_answer(&self, method: &str) -> OneDrop {
+        let one = OneDrop {
+            method: method.to_owned(),
+            forwarded: Arc::new(tokio::sync::Notify::new()),
+            release: Arc::new(tokio::sync::Notify::new()),
+        };
+        *self.state.one_drop.lock().unwrap() = Some(one.clone());
+        one
     }
 
     /// Switches fault injection on or off (requests are always forwarded when off).
@@ -502,6 +526,21 @@ async fn serve(st: Arc<State>, conn: TcpStream) -> std::io::Result<()> {
         let until_eof =
             !no_body && !answer_head.chunked() && answer_head.content_length().is_none();
         st.count(|c| &c.forwarded);
+        let armed = {
+            let mut one = st.one_drop.lock().unwrap();
+            if one.as_ref().is_some_and(|o| o.method == method) {
+                one.take()
+            } else {
+                None
+            }
+        };
+        if let Some(one) = armed {
+            one.forwarded.notify_one();
+            one.release.notified().await;
+            st.count(|c| &c.drop);
+            let _ = client.stream.set_zero_linger();
+            return Ok(());
+        }
         let applied_write =
             matches!(method.as_str(), "PUT" | "DELETE" | "POST") && (200..300).contains(&status);
         match fault {

@@ -1,0 +1,579 @@
+//! The raw S3 requests of [`S3Store`](super::store::S3Store), and the one send loop of its
+//! conditional writes.
+//!
+//! Every function here sends one kind of request on a full object key (root prefix
+//! included) and turns the answer into plain values or the crate's [`Error`]; what the
+//! answers mean is decided in [`classify`](super::classify), how a lost answer is settled
+//! in [`resolve`](super::resolve).
+//!
+//! # The conditional send loop
+//! Conditional PUTs and DELETEs go through [`S3Client::conditional`], with the SDK's own
+//! retries switched off for them: only here can the fate of each attempt be followed. One
+//! attempt budget covers the whole request (the client's `max_attempts`, at least
+//! [`MIN_ATTEMPTS`]): `409 ConditionalRequestConflict` / `OperationAborted` and transient
+//! failures draw from it alike, with full-jitter exponential backoff in between. An attempt
+//! whose answer was lost (its [`Fate`] is unknown) is never simply sent again: the caller's
+//! resolver looks first and decides. Unconditional requests keep the SDK's retries:
+//! repeating them is harmless.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use bytes::{Buf, Bytes};
+use tracing::debug;
+
+use super::classify::{self, classify, Answer, Fate};
+use crate::cond::ETag;
+use crate::error::{Capability, Error, Result};
+
+/// The user-metadata field (`x-amz-meta-persidict-write-id`) that identifies each logical
+/// write; the same on every attempt of one write.
+pub(crate) const WRITE_ID: &str = "persidict-write-id";
+
+/// The fewest attempts a conditional request gets, whatever the retry configuration says,
+/// so that a burst of `409` conflicts does not fail it at once.
+pub(crate) const MIN_ATTEMPTS: u32 = 4;
+
+/// The longest a backoff after a `409` conflict starts from: a conflict is another writer
+/// finishing, not a server in trouble, so the configured (second-long) backoff is too slow.
+const CONFLICT_BASE: Duration = Duration::from_millis(20);
+
+/// A fresh random 128-bit write id, in hex.
+pub(crate) fn new_write_id() -> String {
+    format!("{:032x}", fastrand::u128(..))
+}
+
+/// The SDK client with the bucket it works on.
+#[derive(Clone)]
+pub(crate) struct S3Client {
+    /// The SDK client (cheap to clone).
+    pub(crate) sdk: aws_sdk_s3::Client,
+    /// The bucket.
+    pub(crate) bucket: String,
+    /// `<endpoint url>/<bucket>`, for messages.
+    pub(crate) endpoint: String,
+}
+
+impl std::fmt::Debug for S3Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The SDK configuration holds credentials providers: never print it.
+        f.debug_struct("S3Client")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a HEAD (or the headers of a GET) told of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Head {
+    pub(crate) etag: ETag,
+    pub(crate) size: u64,
+    pub(crate) last_modified: SystemTime,
+    /// The id of the write that stored it, if a persidict write did.
+    pub(crate) write_id: Option<String>,
+}
+
+/// What a GET found.
+#[derive(Debug)]
+pub(crate) enum Got {
+    Absent,
+    /// `304`: the object still has the ETag sent in `If-None-Match`.
+    NotModified,
+    /// The object is larger than the limit; its body was not read.
+    TooLarge {
+        size: u64,
+    },
+    Found {
+        head: Head,
+        body: Bytes,
+    },
+}
+
+/// How a conditional request ended, as the send loop saw it.
+#[derive(Debug)]
+pub(crate) enum Attempted<O, R> {
+    /// An attempt succeeded; its output.
+    Applied(O),
+    /// The precondition did not hold. `after_lost`: an earlier attempt's answer was lost.
+    Refused { after_lost: bool },
+    /// The resolver settled the request after a lost answer.
+    Settled(R),
+}
+
+/// A resolver's verdict on an attempt whose answer was lost.
+#[derive(Debug)]
+pub(crate) enum Lost<R> {
+    /// The request's result is known: stop.
+    Settled(R),
+    /// The attempt is known not to have been applied: another attempt is safe.
+    Resend,
+}
+
+/// Switches the SDK's retries off for one request (the conditional requests, whose
+/// retries the send loop runs itself).
+fn no_sdk_retries() -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::new()
+        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+}
+
+/// Full-jitter exponential backoff before attempt `attempt + 1`.
+fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    exp.min(cap).mul_f64(fastrand::f64())
+}
+
+fn system_time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> SystemTime {
+    t.and_then(|t| SystemTime::try_from(*t).ok())
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+impl S3Client {
+    /// The crate's error for a failed call.
+    pub(crate) fn error<E>(&self, operation: &str, err: SdkError<E, HttpResponse>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        classify::to_error(err, &self.endpoint, &self.bucket, operation)
+    }
+
+    /// The ETag of a successful answer. Every S3 server sends one with GET, HEAD and PUT
+    /// answers; without it the endpoint is not an S3 server (or a broken proxy), and an
+    /// empty ETag would make every later compare-and-swap meaningless.
+    pub(crate) fn etag(&self, operation: &str, key: &str, etag: Option<&str>) -> Result<ETag> {
+        match etag {
+            Some(e) if !e.is_empty() => Ok(ETag::new(e)),
+            _ => Err(Error::backend(
+                &self.endpoint,
+                operation,
+                format!("the answer for {key} has no ETag: is the endpoint an S3 server?"),
+                false,
+            )),
+        }
+    }
+
+    /// The attempt budget of a conditional request, and the backoff bounds for transient
+    /// failures, from the client's retry configuration (standard: 3 attempts, 1 s, 20 s).
+    fn budget(&self) -> (u32, Duration, Duration) {
+        match self.sdk.config().retry_config() {
+            Some(r) => (
+                r.max_attempts().max(MIN_ATTEMPTS),
+                r.initial_backoff(),
+                r.max_backoff(),
+            ),
+            None => (
+                MIN_ATTEMPTS,
+                Duration::from_secs(1),
+                Duration::from_secs(20),
+            ),
+        }
+    }
+
+    /// GET, with `If-None-Match` when given. A body over `max_size` (by its
+    /// `Content-Length`) is not read.
+    pub(crate) async fn get(
+        &self,
+        key: &str,
+        if_none_match: Option<&ETag>,
+        max_size: Option<u64>,
+    ) -> Result<Got> {
+        let mut request = self.sdk.get_object().bucket(&self.bucket).key(key);
+        if let Some(e) = if_none_match {
+            request = request.if_none_match(e.as_str());
+        }
+        let out = match request.send().await {
+            Ok(out) => out,
+            Err(e) => {
+                return match classify(&e) {
+                    Answer::NotFound => Ok(Got::Absent),
+                    Answer::NotModified if if_none_match.is_some() => Ok(Got::NotModified),
+                    _ => Err(self.error("GET", e)),
+                }
+            }
+        };
+        let size = out.content_length().unwrap_or(0).max(0) as u64;
+        if max_size.is_some_and(|max| size > max) {
+            // Dropping the answer closes its body unread.
+            return Ok(Got::TooLarge { size });
+        }
+        let head = Head {
+            etag: self.etag("GET", key, out.e_tag())?,
+            size,
+            last_modified: system_time(out.last_modified()),
+            write_id: out.metadata().and_then(|m| m.get(WRITE_ID)).cloned(),
+        };
+        let body = out.body.collect().await.map_err(|e| Error::Backend {
+            endpoint: self.endpoint.clone(),
+            operation: "GET".into(),
+            message: format!("reading the body of {key}: {e}"),
+            request_id: None,
+            retryable: true,
+            source: Some(Box::new(e)),
+        })?;
+        let len = body.remaining() as u64;
+        if max_size.is_some_and(|max| len > max) {
+            // The Content-Length understated the body (a chunked answer has none).
+            return Ok(Got::TooLarge { size: len });
+        }
+        // One copy of the received segments into one buffer.
+        let mut contiguous = Vec::with_capacity(body.remaining());
+        for segment in body.into_segments() {
+            contiguous.extend_from_slice(&segment);
+        }
+        Ok(Got::Found {
+            head: Head { size: len, ..head },
+            body: Bytes::from(contiguous),
+        })
+    }
+
+    /// HEAD, or `None` when the object is absent.
+    ///
+    /// A HEAD answer has no body, so a missing bucket looks like a missing object here.
+    pub(crate) async fn head(&self, key: &str) -> Result<Option<Head>> {
+        match self
+            .sdk
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(Head {
+                etag: self.etag("HEAD", key, out.e_tag())?,
+                size: out.content_length().unwrap_or(0).max(0) as u64,
+                last_modified: system_time(out.last_modified()),
+                write_id: out.metadata().and_then(|m| m.get(WRITE_ID)).cloned(),
+            })),
+            Err(e) => match classify(&e) {
+                Answer::NotFound => Ok(None),
+                _ => Err(self.error("HEAD", e)),
+            },
+        }
+    }
+
+    /// A PUT request with the write id and content type, without a precondition yet.
+    fn put_request(
+        &self,
+        key: &str,
+        body: &Bytes,
+        content_type: &str,
+        write_id: &str,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        self.sdk
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .metadata(WRITE_ID, write_id)
+            .body(ByteStream::from(body.clone()))
+    }
+
+    /// An unconditional PUT (the SDK retries it); the new ETag.
+    pub(crate) async fn put(
+        &self,
+        key: &str,
+        body: &Bytes,
+        content_type: &str,
+        write_id: &str,
+    ) -> Result<ETag> {
+        match self
+            .put_request(key, body, content_type, write_id)
+            .send()
+            .await
+        {
+            Ok(out) => self.etag("PUT", key, out.e_tag()),
+            Err(e) => Err(self.error("PUT", e)),
+        }
+    }
+
+    /// A PUT conditioned on `If-None-Match: *` (`if_match` `None`) or `If-Match: <etag>`,
+    /// through the send loop. `on_lost` settles an attempt whose answer was lost.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn put_conditional<R, L, LF>(
+        &self,
+        key: &str,
+        body: &Bytes,
+        content_type: &str,
+        write_id: &str,
+        if_match: Option<&ETag>,
+        on_lost: L,
+    ) -> Result<Attempted<ETag, R>>
+    where
+        L: FnMut(String) -> LF,
+        LF: Future<Output = Result<Lost<R>>>,
+    {
+        let (capability, refused): (Capability, fn(&Answer) -> bool) = match if_match {
+            // AWS and moto answer 404 to If-Match on an absent key, SeaweedFS 412.
+            Some(_) => (Capability::PutIfMatch, |a| {
+                matches!(a, Answer::PreconditionFailed | Answer::NotFound)
+            }),
+            None => (Capability::PutIfAbsent, |a| {
+                matches!(a, Answer::PreconditionFailed)
+            }),
+        };
+        let sent = self
+            .conditional(
+                "PUT",
+                key,
+                capability,
+                refused,
+                || {
+                    let request = self.put_request(key, body, content_type, write_id);
+                    let request = match if_match {
+                        Some(e) => request.if_match(e.as_str()),
+                        None => request.if_none_match("*"),
+                    };
+                    request.customize().config_override(no_sdk_retries()).send()
+                },
+                on_lost,
+            )
+            .await?;
+        Ok(match sent {
+            Attempted::Applied(out) => Attempted::Applied(self.etag("PUT", key, out.e_tag())?),
+            Attempted::Refused { after_lost } => Attempted::Refused { after_lost },
+            Attempted::Settled(r) => Attempted::Settled(r),
+        })
+    }
+
+    /// An unconditional DELETE (the SDK retries it). Deleting an absent object succeeds.
+    pub(crate) async fn delete(&self, key: &str) -> Result<()> {
+        self.sdk
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| self.error("DELETE", e))
+    }
+
+    /// A DELETE conditioned on `If-Match: <if_match>` (`*` for delete-if-exists), through
+    /// the send loop.
+    pub(crate) async fn delete_conditional<R, L, LF>(
+        &self,
+        key: &str,
+        if_match: &str,
+        on_lost: L,
+    ) -> Result<Attempted<(), R>>
+    where
+        L: FnMut(String) -> LF,
+        LF: Future<Output = Result<Lost<R>>>,
+    {
+        let sent = self
+            .conditional(
+                "DELETE",
+                key,
+                Capability::DeleteIfMatch,
+                // AWS and moto answer 404 to If-Match on an absent key, SeaweedFS 412.
+                |a| matches!(a, Answer::PreconditionFailed | Answer::NotFound),
+                || {
+                    self.sdk
+                        .delete_object()
+                        .bucket(&self.bucket)
+                        .key(key)
+                        .if_match(if_match)
+                        .customize()
+                        .config_override(no_sdk_retries())
+                        .send()
+                },
+                on_lost,
+            )
+            .await?;
+        Ok(match sent {
+            Attempted::Applied(_) => Attempted::Applied(()),
+            Attempted::Refused { after_lost } => Attempted::Refused { after_lost },
+            Attempted::Settled(r) => Attempted::Settled(r),
+        })
+    }
+
+    /// The send loop of every conditional request: sends `send()` until an attempt
+    /// succeeds, is refused (`refused` says which answers are refusals), fails for good, or
+    /// the budget runs out. After an attempt whose answer was lost it calls `on_lost` (with
+    /// a one-line reason) before anything else, and sends again only when it says so.
+    /// `501` and `400` are [`Error::Unsupported`] for `capability`.
+    pub(crate) async fn conditional<O, E, S, SF, R, L, LF>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        capability: Capability,
+        refused: fn(&Answer) -> bool,
+        mut send: S,
+        mut on_lost: L,
+    ) -> Result<Attempted<O, R>>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        S: FnMut() -> SF,
+        SF: Future<Output = std::result::Result<O, SdkError<E, HttpResponse>>>,
+        L: FnMut(String) -> LF,
+        LF: Future<Output = Result<Lost<R>>>,
+    {
+        let (budget, base, cap) = self.budget();
+        let mut after_lost = false;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let err = match send().await {
+                Ok(out) => return Ok(Attempted::Applied(out)),
+                Err(err) => err,
+            };
+            let answer = classify(&err);
+            if refused(&answer) {
+                return Ok(Attempted::Refused { after_lost });
+            }
+            let conflict = answer == Answer::Conflict;
+            let fate = if conflict {
+                // AWS refused to run it alongside another conditional write.
+                Some(Fate::NotApplied)
+            } else {
+                classify::transient(&err)
+            };
+            let Some(fate) = fate else {
+                return Err(match answer {
+                    Answer::NotImplemented(_) | Answer::BadRequest(_) => Error::Unsupported {
+                        capability,
+                        endpoint: self.endpoint.clone(),
+                    },
+                    _ => self.error(operation, err),
+                });
+            };
+            let summary = classify::summary(&err);
+            if fate == Fate::Unknown {
+                after_lost = true;
+                let why = format!("the answer to attempt {attempt} was lost ({summary})");
+                match on_lost(why).await? {
+                    Lost::Settled(r) => return Ok(Attempted::Settled(r)),
+                    Lost::Resend => {}
+                }
+            }
+            if attempt >= budget {
+                return Err(if conflict {
+                    Error::Backend {
+                        endpoint: self.endpoint.clone(),
+                        operation: operation.to_owned(),
+                        message: format!(
+                            "{key}: concurrent conditional writes conflicted on all {attempt} attempts ({summary})"
+                        ),
+                        request_id: classify::request_id(&err),
+                        retryable: true,
+                        source: Some(Box::new(err)),
+                    }
+                } else {
+                    self.error(operation, err)
+                });
+            }
+            let pause = backoff(
+                attempt,
+                if conflict {
+                    base.min(CONFLICT_BASE)
+                } else {
+                    base
+                },
+                cap,
+            );
+            debug!(object = %key, operation, attempt, ?fate, answer = %summary, ?pause, "retrying a conditional request");
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// One quiet `DeleteObjects` of up to 1000 keys; a per-object failure is an error
+    /// naming how many failed and the first key.
+    pub(crate) async fn delete_objects(&self, keys: Vec<String>) -> Result<()> {
+        let bad = |why: String| Error::backend(&self.endpoint, "DeleteObjects", why, false);
+        let objects = keys
+            .into_iter()
+            .map(|key| ObjectIdentifier::builder().key(key).build())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
+        let out = self
+            .sdk
+            .delete_objects()
+            .bucket(&self.bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| self.error("DeleteObjects", e))?;
+        match out.errors().first() {
+            None => Ok(()),
+            Some(first) => Err(Error::backend(
+                &self.endpoint,
+                "DeleteObjects",
+                format!(
+                    "{} object(s) were not deleted; the first, {}: {} {}",
+                    out.errors().len(),
+                    first.key().unwrap_or("?"),
+                    first.code().unwrap_or_default(),
+                    first.message().unwrap_or_default(),
+                ),
+                // S3 reports InternalError or SlowDown per object; others (AccessDenied)
+                // will not change by themselves.
+                matches!(first.code(), Some("InternalError" | "SlowDown")),
+            )),
+        }
+    }
+}
+
+/// One object of a listing, its key still absolute.
+#[derive(Debug, Clone)]
+pub(crate) struct Listed {
+    pub(crate) key: String,
+    pub(crate) etag: Option<ETag>,
+    pub(crate) size: u64,
+    pub(crate) last_modified: SystemTime,
+}
+
+impl S3Client {
+    /// The pages of `ListObjectsV2` over `prefix` (up to 1000 objects each). The stream
+    /// owns a clone of the client, so it can outlive `self`.
+    pub(crate) fn list_pages(
+        &self,
+        prefix: String,
+    ) -> futures::stream::BoxStream<'static, Result<Vec<Listed>>> {
+        use futures::StreamExt;
+        let pages = self
+            .sdk
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let client = self.clone();
+        futures::stream::unfold(pages, |mut pages| async move {
+            pages.next().await.map(|page| (page, pages))
+        })
+        .map(move |page| {
+            let page = page.map_err(|e| client.error("LIST", e))?;
+            Ok(page
+                .contents()
+                .iter()
+                .filter_map(|o| {
+                    Some(Listed {
+                        key: o.key()?.to_owned(),
+                        etag: o.e_tag().map(listed_etag),
+                        size: o.size().unwrap_or(0).max(0) as u64,
+                        last_modified: system_time(o.last_modified()),
+                    })
+                })
+                .collect())
+        })
+        .boxed()
+    }
+}
+
+/// An ETag from a listing, in the form HEAD and GET give it. rclone lists ETags without
+/// the quotes its HEAD and GET answers carry; without this, a listed ETag would never match
+/// a conditional request's.
+pub(crate) fn listed_etag(raw: &str) -> ETag {
+    if raw.starts_with('"') || raw.starts_with("W/") {
+        ETag::new(raw)
+    } else {
+        ETag::new(format!("\"{raw}\""))
+    }
+}

@@ -1,0 +1,417 @@
+//! [`S3Store`]: the [`ObjectStore`] on Amazon S3 or any S3-compatible server.
+//!
+//! Names are relative to the root prefix: the object key is `<root><name>`. Each trait
+//! method is one request, as the byte core promises:
+//!
+//! | method | request |
+//! |---|---|
+//! | `read` | GET (`If-None-Match: e` when asked; 304 = unchanged, no body) |
+//! | `head` | HEAD |
+//! | `write` `Always` / `IfAbsent` / `IfMatch(e)` | PUT / PUT `If-None-Match: *` / PUT `If-Match: e` |
+//! | `delete` `Always` / `IfExists` / `IfMatch(e)` | DELETE / DELETE `If-Match: *` / DELETE `If-Match: e` |
+//! | `list` | ⌈n/1000⌉ ListObjectsV2 |
+//! | `delete_many` | ⌈n/1000⌉ DeleteObjects, at most `concurrency` in flight |
+//!
+//! A conditional request is only sent where the endpoint enforces it (probed once per
+//! endpoint and bucket, see [`super::probe`], or declared); otherwise the answer is
+//! [`Error::Unsupported`], unless the racy fallback was opted in to
+//! ([`S3DictBuilder::allow_racy_fallback`](super::config::S3DictBuilder::allow_racy_fallback)):
+//! then a HEAD checks the precondition and an unconditional request follows, and another
+//! writer can slip in between. `If-None-Match: <etag>` is never sent on a PUT (AWS answers
+//! 501). A conditional request whose answer was lost is never sent again blindly: one
+//! HEAD settles it (a PUT is written when the object carries its write id, else its
+//! outcome is [`Error::OutcomeUnknown`]). Every PUT carries a fresh write id, the same on
+//! all attempts of one write, in its user metadata (`x-amz-meta-persidict-write-id`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+
+use super::client::{new_write_id, Attempted, Got, Head, Lost, S3Client};
+use super::probe::{self, Cell, ProbeReport};
+use super::resolve;
+use super::stats::RequestStats;
+use crate::cond::ETag;
+use crate::error::{Capability, Error, Result};
+use crate::store::{
+    check_name, unsupported, Capabilities, DeleteCondition, DeleteResult, Object, ObjectMeta,
+    ObjectStore, Read, ReadOptions, StoreInfo, WriteCondition, WriteResult, MAX_NAME_LEN,
+};
+
+/// The most names one `DeleteObjects` request takes.
+const DELETE_BATCH: usize = 1000;
+
+/// Objects in an S3 bucket under a root prefix: an [`ObjectStore`].
+///
+/// Connect one with
+/// [`S3DictBuilder::build_store`](super::config::S3DictBuilder::build_store). Clones share
+/// the client, the request counters and the probed capabilities.
+#[derive(Clone)]
+pub struct S3Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: S3Client,
+    /// The endpoint URL (`s3` for AWS's own), for [`StoreInfo::location`].
+    endpoint_url: String,
+    /// Empty or ending in `/`.
+    root: String,
+    stats: Arc<RequestStats>,
+    capabilities: Cell,
+    racy_fallback: bool,
+    concurrency: usize,
+}
+
+/// What [`S3Store::new`] is made of.
+pub(crate) struct StoreParts {
+    pub(crate) client: S3Client,
+    pub(crate) endpoint_url: String,
+    pub(crate) root: String,
+    pub(crate) stats: Arc<RequestStats>,
+    pub(crate) capabilities: Cell,
+    pub(crate) racy_fallback: bool,
+    pub(crate) concurrency: usize,
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Store")
+            .field("endpoint", &self.inner.client.endpoint)
+            .field("root", &self.inner.root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether the store sends a precondition, emulates it (racy), or must refuse.
+enum Mode {
+    Enforced,
+    Emulated,
+}
+
+impl S3Store {
+    pub(crate) fn new(parts: StoreParts) -> S3Store {
+        S3Store {
+            inner: Arc::new(Inner {
+                client: parts.client,
+                endpoint_url: parts.endpoint_url,
+                root: parts.root,
+                stats: parts.stats,
+                capabilities: parts.capabilities,
+                racy_fallback: parts.racy_fallback,
+                concurrency: parts.concurrency.max(1),
+            }),
+        }
+    }
+
+    /// The request and byte counters of this store's client, shared with its clones.
+    pub fn stats(&self) -> &RequestStats {
+        &self.inner.stats
+    }
+
+    /// The SDK client (with this store's request counter among its interceptors).
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.inner.client.sdk
+    }
+
+    /// The bucket.
+    pub fn bucket(&self) -> &str {
+        &self.inner.client.bucket
+    }
+
+    /// The root prefix: empty or ending in `/`.
+    pub fn root(&self) -> &str {
+        &self.inner.root
+    }
+
+    /// `<endpoint url>/<bucket>`, as error messages name it.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.client.endpoint
+    }
+
+    /// The object key of `name`: the root prefix followed by the name.
+    pub fn object_key(&self, name: &str) -> String {
+        format!("{}{name}", self.inner.root)
+    }
+
+    /// Probes the endpoint now and reports, for each capability, the request sent, the
+    /// server's answer and the verdict; see [`ProbeReport`].
+    ///
+    /// This always sends the probe requests (16 small requests on a scratch object
+    /// under the root prefix, removed afterwards, even if this future is dropped), even
+    /// when the capabilities were declared or already probed: its point is to measure the
+    /// server. A store that had not probed yet keeps this result instead of probing again.
+    ///
+    /// # Errors
+    /// A typed error when the scratch object cannot be written or read back (permissions,
+    /// missing bucket, network).
+    pub async fn probe_report(&self) -> Result<ProbeReport> {
+        probe::report(
+            &self.inner.capabilities,
+            &self.inner.client,
+            &self.inner.root,
+        )
+        .await
+    }
+
+    /// How a request needing `capability` (`enforced`: whether the endpoint has it) is
+    /// sent.
+    fn mode(&self, enforced: bool, capability: Capability) -> Result<Mode> {
+        if enforced {
+            Ok(Mode::Enforced)
+        } else if self.inner.racy_fallback {
+            Ok(Mode::Emulated)
+        } else {
+            Err(unsupported(capability, &self.unsupported_info()))
+        }
+    }
+
+    /// [`Error::Unsupported`] names the endpoint label, like every other error.
+    fn unsupported_info(&self) -> StoreInfo {
+        StoreInfo {
+            location: self.inner.client.endpoint.clone(),
+            ..self.info()
+        }
+    }
+
+    /// The current ETag, for the racy fallback.
+    async fn current(&self, key: &str) -> Result<Option<ETag>> {
+        Ok(self.inner.client.head(key).await?.map(|h| h.etag))
+    }
+
+    fn meta(name: &str, head: Head) -> ObjectMeta {
+        ObjectMeta {
+            name: name.to_owned(),
+            etag: Some(head.etag),
+            size: head.size,
+            last_modified: head.last_modified,
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    fn info(&self) -> StoreInfo {
+        StoreInfo {
+            backend: "s3",
+            location: format!(
+                "s3://{}/{} ({})",
+                self.inner.client.bucket, self.inner.root, self.inner.endpoint_url
+            ),
+            append_only: false,
+            max_name_len: MAX_NAME_LEN.saturating_sub(self.inner.root.len()),
+        }
+    }
+
+    async fn capabilities(&self) -> Result<Capabilities> {
+        probe::capabilities(
+            &self.inner.capabilities,
+            &self.inner.client,
+            &self.inner.root,
+        )
+        .await
+    }
+
+    async fn read(&self, name: &str, options: ReadOptions) -> Result<Read> {
+        check_name(name)?;
+        let key = self.object_key(name);
+        let got = self
+            .inner
+            .client
+            .get(&key, options.if_none_match.as_ref(), options.max_size)
+            .await?;
+        Ok(match got {
+            Got::Absent => Read::Absent,
+            Got::NotModified => Read::NotModified {
+                etag: options
+                    .if_none_match
+                    .expect("a 304 is only taken for a GET with If-None-Match"),
+            },
+            Got::TooLarge { size } => Read::TooLarge { size },
+            Got::Found { head, body } => Read::Found(Object {
+                meta: Self::meta(name, head),
+                body,
+            }),
+        })
+    }
+
+    async fn head(&self, name: &str) -> Result<Option<ObjectMeta>> {
+        check_name(name)?;
+        let key = self.object_key(name);
+        Ok(self
+            .inner
+            .client
+            .head(&key)
+            .await?
+            .map(|head| Self::meta(name, head)))
+    }
+
+    async fn write(
+        &self,
+        name: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<WriteResult> {
+        check_name(name)?;
+        let key = self.object_key(name);
+        let client = &self.inner.client;
+        // One id for the logical write, the same on every attempt.
+        let write_id = new_write_id();
+        let (if_match, capability) = match &condition {
+            WriteCondition::Always => {
+                let etag = client.put(&key, &body, content_type, &write_id).await?;
+                return Ok(WriteResult::Written(etag));
+            }
+            WriteCondition::IfAbsent => (None, Capability::PutIfAbsent),
+            WriteCondition::IfMatch(e) => (Some(e), Capability::PutIfMatch),
+        };
+        let caps = self.capabilities().await?;
+        if let Mode::Emulated = self.mode(caps.has(capability), capability)? {
+            // Racy: another writer can change the object between the HEAD and the PUT.
+            if self.current(&key).await?.as_ref() != if_match {
+                return Ok(WriteResult::Refused);
+            }
+            let etag = client.put(&key, &body, content_type, &write_id).await?;
+            return Ok(WriteResult::Written(etag));
+        }
+        let sent = client
+            .put_conditional(&key, &body, content_type, &write_id, if_match, |why| {
+                let (key, write_id) = (&key, &write_id);
+                async move {
+                    resolve::put(client, name, key, write_id, why)
+                        .await
+                        .map(Lost::Settled)
+                }
+            })
+            .await?;
+        match sent {
+            Attempted::Applied(etag) => Ok(WriteResult::Written(etag)),
+            Attempted::Settled(result) => Ok(result),
+            Attempted::Refused { after_lost: false } => Ok(WriteResult::Refused),
+            // A refusal after a lost answer may be our own write refusing its retry.
+            Attempted::Refused { after_lost: true } => {
+                let why = "an earlier attempt's answer was lost, then a later one was refused";
+                resolve::put(client, name, &key, &write_id, why.into()).await
+            }
+        }
+    }
+
+    async fn delete(&self, name: &str, condition: DeleteCondition) -> Result<DeleteResult> {
+        check_name(name)?;
+        let key = self.object_key(name);
+        let client = &self.inner.client;
+        match condition {
+            DeleteCondition::Always => {
+                client.delete(&key).await?;
+                Ok(DeleteResult::Deleted)
+            }
+            DeleteCondition::IfExists => {
+                let caps = self.capabilities().await?;
+                if !caps.delete_if_exists {
+                    if !self.inner.racy_fallback {
+                        return Err(Error::Config(format!(
+                            "{}: DELETE If-Match: * is not enforced here; delete with \
+                             DeleteCondition::IfMatch and the ETag a HEAD found instead",
+                            self.endpoint()
+                        )));
+                    }
+                    // Racy: the object can be re-created between the HEAD and the DELETE.
+                    if self.current(&key).await?.is_none() {
+                        return Ok(DeleteResult::Refused);
+                    }
+                    client.delete(&key).await?;
+                    return Ok(DeleteResult::Deleted);
+                }
+                let sent = client
+                    .delete_conditional(&key, "*", |why| {
+                        resolve::delete_if_exists(client, name, &key, why)
+                    })
+                    .await?;
+                Ok(match sent {
+                    Attempted::Applied(()) => DeleteResult::Deleted,
+                    Attempted::Settled(result) => result,
+                    Attempted::Refused { after_lost: false } => DeleteResult::Refused,
+                    // The key is absent now, whoever removed it: all `IfExists` asks.
+                    Attempted::Refused { after_lost: true } => DeleteResult::Deleted,
+                })
+            }
+            DeleteCondition::IfMatch(etag) => {
+                let caps = self.capabilities().await?;
+                let capability = Capability::DeleteIfMatch;
+                if let Mode::Emulated = self.mode(caps.has(capability), capability)? {
+                    // Racy: the object can change between the HEAD and the DELETE.
+                    if self.current(&key).await? != Some(etag) {
+                        return Ok(DeleteResult::Refused);
+                    }
+                    client.delete(&key).await?;
+                    return Ok(DeleteResult::Deleted);
+                }
+                let sent = client
+                    .delete_conditional(&key, etag.as_str(), |why| {
+                        resolve::delete_if_match(client, name, &key, &etag, why)
+                    })
+                    .await?;
+                Ok(match sent {
+                    Attempted::Applied(()) => DeleteResult::Deleted,
+                    Attempted::Settled(result) => result,
+                    // After a lost answer the resolver saw the object still at `etag`
+                    // before allowing the resend, so the refusal is someone else's change.
+                    Attempted::Refused { .. } => DeleteResult::Refused,
+                })
+            }
+        }
+    }
+
+    fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
+        let root = self.inner.root.clone();
+        self.inner
+            .client
+            .list_pages(format!("{root}{prefix}"))
+            .map_ok(move |page| {
+                let metas: Vec<Result<ObjectMeta>> = page
+                    .into_iter()
+                    .filter_map(|o| {
+                        let name = o.key.strip_prefix(root.as_str())?;
+                        // Objects this store could not address (`a//b`, `../x`) are not
+                        // its own: leave them out rather than hand out unusable names.
+                        check_name(name).ok()?;
+                        Some(Ok(ObjectMeta {
+                            name: name.to_owned(),
+                            etag: o.etag,
+                            size: o.size,
+                            last_modified: o.last_modified,
+                        }))
+                    })
+                    .collect();
+                stream::iter(metas)
+            })
+            .try_flatten()
+            .boxed()
+    }
+
+    async fn delete_many(&self, names: Vec<String>) -> Result<()> {
+        // Every name first, so that a bad one fails the call before anything is deleted.
+        for name in &names {
+            check_name(name)?;
+        }
+        let batches: Vec<Vec<String>> = names
+            .chunks(DELETE_BATCH)
+            .map(|batch| batch.iter().map(|n| self.object_key(n)).collect())
+            .collect();
+        let client = &self.inner.client;
+        stream::iter(batches)
+            .map(|batch| client.delete_objects(batch))
+            .buffer_unordered(self.inner.concurrency)
+            .try_collect::<()>()
+            .await
+    }
+}
+
+/// Checks at compile time that stores can move between tasks.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<S3Store>();
+};
