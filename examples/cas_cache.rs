@@ -131,7 +131,7 @@ async fn run() -> Result<bool, Error> {
         workers.push(tokio::spawn(async move {
             let mut results = Vec::new();
             for n in INPUTS {
-                results.push(memo_fib(&*dict, n, &computations).await?);
+                results.push(memo_fib(&dict, n, &computations).await?);
             }
             Ok::<_, Error>(results)
         }));

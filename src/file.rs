@@ -7,7 +7,7 @@
 //! the other backend. Files and directories the dictionary did not name — other extensions,
 //! signatures that do not verify, temporary files, the lock directory, anything else a user
 //! put there — are skipped by listings, never an error; reading a key whose file is corrupt
-//! gives [`Error::Decode`].
+//! gives [`Error::Decode`](crate::Error::Decode).
 //!
 //! # Atomicity
 //! Every mutation (`put`, `discard`, and every conditional operation) runs under an
@@ -54,9 +54,9 @@
 //! | `keys`, `len`, `list` | one directory listing per directory + a `stat` per file |
 //! | `values`, `items` | the listing + one read per entry, 32 at a time |
 //!
-//! A `FileDict` is the typed [`PersiDict`](crate::PersiDict) over a
-//! [`FileStore`](store::FileStore), the byte-level store that does all of the above; a
-//! `FileStore` used directly sees the same objects under the same locks.
+//! A `FileDict` is the typed [`PersiDict`] over a [`FileStore`], the byte-level store
+//! that does all of the above; a `FileStore` used directly sees the same objects under
+//! the same locks.
 //!
 //! Blocking file IO runs on tokio's blocking thread pool
 //! ([`spawn_blocking`](tokio::task::spawn_blocking)); an operation whose future is dropped

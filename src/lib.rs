@@ -29,8 +29,8 @@
 //! | layer | module | what it is |
 //! |---|---|---|
 //! | byte core | [`store`] | [`ObjectStore`]: eight methods (read, head, write and delete with a precondition, list by prefix, batch delete, capabilities, info) that every backend implements, and nothing more |
-//! | backends | [`store::MemStore`], [`file`], `s3` | memory, a local directory, S3 |
-//! | wrappers | [`store::Prefixed`], [`store::AppendOnly`], [`cached::CachedStore`] | stores over stores: subdictionaries, append-only enforcement, a revalidated cache |
+//! | backends | [`store::MemStore`], [`mod@file`], `s3` | memory, a local directory, S3 |
+//! | wrappers | [`store::Prefixed`], [`store::AppendOnly`], [`CachedStore`] | stores over stores: subdictionaries, append-only enforcement, a revalidated cache |
 //! | semantics | [`semantics`] | persidict's conditional operations, written once over the byte core |
 //! | typed layer | [`dict`] | [`PersiDict<V>`]: keys, codecs, `get`/`put`/…, `transform`, bulk operations |
 //!

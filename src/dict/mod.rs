@@ -5,8 +5,7 @@
 //! [`Codec`], and gets persidict's conditional semantics from [`crate::semantics`]. Every
 //! backend ([`MemDict`](crate::MemDict), [`FileDict`](crate::FileDict), `S3Dict`) is this
 //! one type over its store; subdictionaries are the same type over a
-//! [`Prefixed`](crate::store::Prefixed) store, append-only dictionaries over an
-//! [`AppendOnly`](crate::store::AppendOnly) one.
+//! [`Prefixed`] store, append-only dictionaries over an [`AppendOnly`] one.
 
 mod bulk;
 mod ops;
@@ -136,7 +135,7 @@ impl Default for DictOptions {
 /// # Conditional operations
 /// [`get_if`](PersiDict::get_if), [`put_if`](PersiDict::put_if),
 /// [`setdefault_if`](PersiDict::setdefault_if) and [`discard_if`](PersiDict::discard_if)
-/// take a [`Condition`] and the ETag the caller expects (`None` = "absent") and report an
+/// take a [`Condition`](crate::Condition) and the ETag the caller expects (`None` = "absent") and report an
 /// [`Outcome`]. A condition that does not hold is an outcome with `satisfied == false`,
 /// never an error. On stores that enforce conditional requests each of them is atomic with
 /// respect to the `actual_etag` it reports. The short forms
