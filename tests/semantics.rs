@@ -1,5 +1,8 @@
 //! The conditional semantics under pressure, on memory: a condition that does not hold is
-//! an outcome however busy the key is, and every loop that re-evaluates is bounded.
+//! an outcome however busy the key is, and every loop that re-evaluates is bounded; the
+//! first also on SeaweedFS and moto.
+
+mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,7 +22,11 @@ fn key(s: &str) -> Key {
 }
 
 /// Writers that rewrite `k` as fast as they can until told to stop.
-fn hammer(d: &MemDict<u64>, k: &Key, stop: &Arc<AtomicBool>) -> Vec<tokio::task::JoinHandle<u64>> {
+fn hammer(
+    d: &PersiDict<u64>,
+    k: &Key,
+    stop: &Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<u64>> {
     (0..3)
         .map(|_| {
             let (d, k, stop) = (d.clone(), k.clone(), Arc::clone(stop));
@@ -36,18 +43,16 @@ fn hammer(d: &MemDict<u64>, k: &Key, stop: &Arc<AtomicBool>) -> Vec<tokio::task:
         .collect()
 }
 
-/// `put_if` with a stale ETag under sustained concurrent writes: never an error, always
-/// `satisfied == false`, and the value it reports is the one at the ETag it reports.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn memory_unsatisfied_put_if_under_sustained_writes_is_an_outcome() {
-    let d = MemDict::<u64>::new();
+/// `put_if` and `discard_if` with a stale ETag under sustained concurrent writes: never an
+/// error, always `satisfied == false`, reporting the value per `retrieve`.
+async fn unsatisfied_under_sustained_writes(d: PersiDict<u64>, rounds: usize) {
     let k = key("busy");
     let stale = d.put(&k, 0).await.unwrap();
     d.put(&k, 1).await.unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let writers = hammer(&d, &k, &stop);
     for retrieve in [Retrieve::Always, Retrieve::IfChanged, Retrieve::Never] {
-        for _ in 0..200 {
+        for _ in 0..rounds {
             let out = d
                 .put_if(
                     &k,
@@ -77,6 +82,27 @@ async fn memory_unsatisfied_put_if_under_sustained_writes_is_an_outcome() {
         w.await.unwrap();
     }
     assert_ne!(d.get(&k).await.unwrap(), 99, "nothing of ours was written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_unsatisfied_put_if_under_sustained_writes_is_an_outcome() {
+    unsatisfied_under_sustained_writes(MemDict::<u64>::new().into(), 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn seaweedfs_unsatisfied_put_if_under_sustained_writes_is_an_outcome() {
+    if let Some(s) = common::server("seaweedfs") {
+        let d: persidict::S3Dict<u64> = common::open(&s, "unsatisfied").await;
+        unsatisfied_under_sustained_writes(d.into(), 20).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn moto_unsatisfied_put_if_under_sustained_writes_is_an_outcome() {
+    if let Some(s) = common::server("moto") {
+        let d: persidict::S3Dict<u64> = common::open(&s, "unsatisfied").await;
+        unsatisfied_under_sustained_writes(d.into(), 20).await;
+    }
 }
 
 /// A store whose object changes between every read and every conditional request: the
