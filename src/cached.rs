@@ -22,7 +22,6 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -660,28 +659,6 @@ impl<V, D> CachedDict<V, D> {
     pub fn trusts_cache(&self) -> bool {
         self.trust
     }
-
-    /// The cached dictionary as a plain [`PersiDict`].
-    pub fn into_dict(self) -> PersiDict<V> {
-        self.dict
-    }
 }
 
-impl<V, D> Deref for CachedDict<V, D> {
-    type Target = PersiDict<V>;
-    fn deref(&self) -> &PersiDict<V> {
-        &self.dict
-    }
-}
-
-impl<V, D> From<CachedDict<V, D>> for PersiDict<V> {
-    fn from(d: CachedDict<V, D>) -> PersiDict<V> {
-        d.dict
-    }
-}
-
-impl<V, D> AsRef<PersiDict<V>> for CachedDict<V, D> {
-    fn as_ref(&self) -> &PersiDict<V> {
-        &self.dict
-    }
-}
+crate::dict::typed_newtype!(CachedDict<V, D>);

@@ -66,7 +66,6 @@ mod builder;
 mod disk;
 pub mod store;
 
-use std::ops::Deref;
 use std::path::Path;
 
 pub use self::builder::FileDictBuilder;
@@ -139,30 +138,6 @@ impl<V: Value> FileDict<V> {
     pub fn file_store(&self) -> &FileStore {
         &self.store
     }
-
-    /// The dictionary as a plain [`PersiDict`].
-    pub fn into_dict(self) -> PersiDict<V> {
-        self.dict
-    }
-}
-
-impl<V> Deref for FileDict<V> {
-    type Target = PersiDict<V>;
-    fn deref(&self) -> &PersiDict<V> {
-        &self.dict
-    }
-}
-
-impl<V> AsRef<PersiDict<V>> for FileDict<V> {
-    fn as_ref(&self) -> &PersiDict<V> {
-        &self.dict
-    }
-}
-
-impl<V> From<FileDict<V>> for PersiDict<V> {
-    fn from(d: FileDict<V>) -> PersiDict<V> {
-        d.dict
-    }
 }
 
 /// Checks at compile time that dictionaries can move between tasks.
@@ -170,3 +145,5 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<FileDict<u64>>();
 };
+
+crate::dict::typed_newtype!(FileDict<V>);

@@ -1,6 +1,5 @@
 //! [`MemDict`]: the in-memory reference dictionary.
 
-use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::codec::Codec;
@@ -109,30 +108,6 @@ impl<V: Value> MemDict<V> {
     pub fn mem_store(&self) -> &MemStore {
         &self.store
     }
-
-    /// The dictionary as a plain [`PersiDict`].
-    pub fn into_dict(self) -> PersiDict<V> {
-        self.dict
-    }
-}
-
-impl<V> Deref for MemDict<V> {
-    type Target = PersiDict<V>;
-    fn deref(&self) -> &PersiDict<V> {
-        &self.dict
-    }
-}
-
-impl<V> AsRef<PersiDict<V>> for MemDict<V> {
-    fn as_ref(&self) -> &PersiDict<V> {
-        &self.dict
-    }
-}
-
-impl<V> From<MemDict<V>> for PersiDict<V> {
-    fn from(d: MemDict<V>) -> PersiDict<V> {
-        d.dict
-    }
 }
 
 /// Checks at compile time that dictionaries can move between tasks.
@@ -141,3 +116,5 @@ const _: () = {
     assert_send_sync::<MemDict<u64>>();
     assert_send_sync::<PersiDict<u64>>();
 };
+
+crate::dict::typed_newtype!(MemDict<V>);

@@ -64,11 +64,7 @@ impl ObjectStore for ToyStore {
     }
     async fn write(&self, n: &str, b: Bytes, _: &str, c: WriteCondition) -> Result<WriteResult> {
         let mut objects = self.objects.lock().unwrap();
-        if match (&c, objects.get(n).map(|e| &e.1)) {
-            (WriteCondition::IfAbsent, current) => current.is_some(),
-            (WriteCondition::IfMatch(e), current) => current != Some(e),
-            _ => false,
-        } {
+        if !c.holds(objects.get(n).map(|e| &e.1)) {
             return Ok(WriteResult::Refused);
         }
         let version = self.counter.fetch_add(1, Ordering::Relaxed);
@@ -78,11 +74,7 @@ impl ObjectStore for ToyStore {
     }
     async fn delete(&self, name: &str, c: DeleteCondition) -> Result<DeleteResult> {
         let mut objects = self.objects.lock().unwrap();
-        if match (&c, objects.get(name).map(|e| &e.1)) {
-            (DeleteCondition::IfExists, current) => current.is_none(),
-            (DeleteCondition::IfMatch(e), current) => current != Some(e),
-            _ => false,
-        } {
+        if !c.holds(objects.get(name).map(|e| &e.1)) {
             return Ok(DeleteResult::Refused);
         }
         objects.remove(name);

@@ -37,6 +37,40 @@ macro_rules! target {
 }
 pub(crate) use target;
 
+/// The conversions of a backend's typed newtype (`MemDict`, `FileDict`, `S3Dict`,
+/// `CachedDict`) whose field `dict` is the [`PersiDict`]: `Deref` to it (so every
+/// dictionary method is there), `AsRef`, `From` and `into_dict`.
+macro_rules! typed_newtype {
+    ($name:ident < $v:ident $(, $extra:ident)* >) => {
+        impl<$v $(, $extra)*> std::ops::Deref for $name<$v $(, $extra)*> {
+            type Target = crate::dict::PersiDict<$v>;
+            fn deref(&self) -> &crate::dict::PersiDict<$v> {
+                &self.dict
+            }
+        }
+
+        impl<$v $(, $extra)*> AsRef<crate::dict::PersiDict<$v>> for $name<$v $(, $extra)*> {
+            fn as_ref(&self) -> &crate::dict::PersiDict<$v> {
+                &self.dict
+            }
+        }
+
+        impl<$v $(, $extra)*> From<$name<$v $(, $extra)*>> for crate::dict::PersiDict<$v> {
+            fn from(d: $name<$v $(, $extra)*>) -> crate::dict::PersiDict<$v> {
+                d.dict
+            }
+        }
+
+        impl<$v $(, $extra)*> $name<$v $(, $extra)*> {
+            /// The dictionary as a plain [`PersiDict`](crate::PersiDict).
+            pub fn into_dict(self) -> crate::dict::PersiDict<$v> {
+                self.dict
+            }
+        }
+    };
+}
+pub(crate) use typed_newtype;
+
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::SystemTime;

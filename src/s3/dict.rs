@@ -1,6 +1,5 @@
 //! [`S3Dict`]: the typed dictionary over an [`S3Store`].
 
-use std::ops::Deref;
 use std::sync::Arc;
 
 use super::config::S3DictBuilder;
@@ -144,30 +143,6 @@ impl<V: Value> S3Dict<V> {
     pub async fn probe_report(&self) -> Result<ProbeReport> {
         self.store.probe_report().await
     }
-
-    /// The dictionary as a plain [`PersiDict`].
-    pub fn into_dict(self) -> PersiDict<V> {
-        self.dict
-    }
-}
-
-impl<V> Deref for S3Dict<V> {
-    type Target = PersiDict<V>;
-    fn deref(&self) -> &PersiDict<V> {
-        &self.dict
-    }
-}
-
-impl<V> AsRef<PersiDict<V>> for S3Dict<V> {
-    fn as_ref(&self) -> &PersiDict<V> {
-        &self.dict
-    }
-}
-
-impl<V> From<S3Dict<V>> for PersiDict<V> {
-    fn from(d: S3Dict<V>) -> PersiDict<V> {
-        d.dict
-    }
 }
 
 /// Checks at compile time that dictionaries can move between tasks.
@@ -175,3 +150,5 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<S3Dict<u64>>();
 };
+
+crate::dict::typed_newtype!(S3Dict<V>);

@@ -110,12 +110,7 @@ impl ObjectStore for MemStore {
         check_name(name)?;
         let mut objects = self.lock();
         let current = objects.by_name.get(name).map(|e| &e.etag);
-        let holds = match &condition {
-            WriteCondition::Always => true,
-            WriteCondition::IfAbsent => current.is_none(),
-            WriteCondition::IfMatch(e) => current == Some(e),
-        };
-        if !holds {
+        if !condition.holds(current) {
             return Ok(WriteResult::Refused);
         }
         objects.version += 1;
@@ -133,12 +128,7 @@ impl ObjectStore for MemStore {
         check_name(name)?;
         let mut objects = self.lock();
         let current = objects.by_name.get(name).map(|e| &e.etag);
-        let holds = match &condition {
-            DeleteCondition::Always => true,
-            DeleteCondition::IfExists => current.is_some(),
-            DeleteCondition::IfMatch(e) => current == Some(e),
-        };
-        if !holds {
+        if !condition.holds(current) {
             return Ok(DeleteResult::Refused);
         }
         objects.by_name.remove(name);

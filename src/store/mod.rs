@@ -147,6 +147,31 @@ pub enum DeleteCondition {
     IfMatch(ETag),
 }
 
+impl WriteCondition {
+    /// Whether the condition holds for an object whose current ETag is `current` (`None`:
+    /// absent). A store that can read the current ETag under a lock evaluates conditions
+    /// with this.
+    pub fn holds(&self, current: Option<&ETag>) -> bool {
+        match self {
+            WriteCondition::Always => true,
+            WriteCondition::IfAbsent => current.is_none(),
+            WriteCondition::IfMatch(e) => current == Some(e),
+        }
+    }
+}
+
+impl DeleteCondition {
+    /// Whether the condition holds for an object whose current ETag is `current` (`None`:
+    /// absent).
+    pub fn holds(&self, current: Option<&ETag>) -> bool {
+        match self {
+            DeleteCondition::Always => true,
+            DeleteCondition::IfExists => current.is_some(),
+            DeleteCondition::IfMatch(e) => current == Some(e),
+        }
+    }
+}
+
 /// What a write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
