@@ -3,6 +3,8 @@
 
 mod common;
 
+use futures::TryStreamExt;
+
 use persidict::cached::{CacheEntry, CacheStore};
 use persidict::contract::{Fixture, FixtureOptions};
 use persidict::prelude::*;
@@ -171,6 +173,41 @@ mod cached_seaweedfs_requests {
 
     fn snap(d: &CachedDict<String, S3Dict<String>>) -> StatsSnapshot {
         d.inner().stats().snapshot()
+    }
+
+    /// A cached dictionary forwards the bulk deletes of the store under it: `clear` and
+    /// `delete_many` of n keys send one `DeleteObjects` per 1000 keys (not one request per
+    /// key), with the wrapped dictionary's concurrency.
+    #[tokio::test]
+    async fn cached_clear_and_delete_many_send_batches() {
+        let Some((d, _)) = open("cached-bulk").await else {
+            return;
+        };
+        assert_eq!(d.concurrency(), d.inner().concurrency());
+        let keys: Vec<Key> = (0..1500)
+            .map(|i| Key::new(["k", &format!("{i:04}")]).unwrap())
+            .collect();
+        d.put_many(keys.iter().map(|k| (k.clone(), "v".to_owned())).collect())
+            .await
+            .unwrap();
+        let before = snap(&d);
+        d.delete_many(&keys[..1200]).await.unwrap();
+        let cost = snap(&d).since(&before);
+        assert_eq!(cost.get(RequestKind::DeleteObjects), 2, "{cost}");
+        assert_eq!(cost.total(), 2, "{cost}");
+        assert_eq!(d.len().await.unwrap(), 300);
+        let before = snap(&d);
+        d.clear().await.unwrap();
+        let cost = snap(&d).since(&before);
+        assert_eq!(cost.get(RequestKind::List), 1, "{cost}");
+        assert_eq!(cost.get(RequestKind::DeleteObjects), 1, "{cost}");
+        assert_eq!(cost.total(), 2, "{cost}");
+        assert!(d.is_empty().await.unwrap());
+        // The listing is owned: it can move into a spawned task.
+        let listed = tokio::spawn(d.keys().try_collect::<Vec<Key>>())
+            .await
+            .unwrap();
+        assert!(listed.unwrap().is_empty());
     }
 
     #[tokio::test]
