@@ -68,7 +68,7 @@ pub struct Target<'a> {
 /// What one observation of the key found.
 struct State {
     etag: Option<ETag>,
-    /// `None`: present, value not fetched (and not yet decided whether it is wanted).
+    /// The value as far as this observation saw it (`NotRetrieved`: present, not fetched).
     value: Slot<Bytes>,
 }
 
