@@ -74,6 +74,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
 pub mod cached;
 pub mod codec;
 pub mod cond;
