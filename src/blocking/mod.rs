@@ -43,7 +43,7 @@
 //! the calling thread (with `block_on`), so closures such as [`PersiDict::transform`]'s
 //! need not be `'static`; connections, file IO and bulk requests run on the runtime's
 //! workers and blocking pool. If the runtime cannot be started (the OS refuses threads),
-//! the call returns [`Error::Backend`](crate::Error::Backend) and the next call tries
+//! the call returns [`Error::Backend`] and the next call tries
 //! again.
 //!
 //! # Inside an async runtime: a panic
@@ -51,7 +51,7 @@
 //! the future of a `block_on`, `#[tokio::main]`, and also `spawn_blocking` closures and
 //! threads that entered a runtime handle) panics with a message that names the method and
 //! points to the async [`crate::PersiDict`]: blocking such a thread stalls or deadlocks
-//! the runtime driving it. This is a panic, not an [`Error`](crate::Error), because it is
+//! the runtime driving it. This is a panic, not an [`Error`], because it is
 //! a mistake in the program rather than a condition to handle, and an error would be
 //! easy to pass on and retry. A blocking method also panics when called from inside the
 //! closure of a blocking [`transform`](PersiDict::transform) (that closure runs inside
