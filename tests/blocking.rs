@@ -291,6 +291,23 @@ async fn blocking_memory_iterator_panics_inside_a_runtime() {
     let _ = keys.next();
 }
 
+/// `spawn_blocking` threads are inside the runtime's context too: refused, as documented.
+#[tokio::test]
+async fn blocking_memory_refused_in_spawn_blocking() {
+    let d = MemDict::<u64>::new();
+    let err = tokio::task::spawn_blocking(move || d.is_empty())
+        .await
+        .expect_err("the call panics");
+    let panic = err.into_panic();
+    let message = panic
+        .downcast_ref::<String>()
+        .expect("a formatted panic message");
+    assert!(
+        message.contains("PersiDict::is_empty") && message.contains("std::thread"),
+        "{message}"
+    );
+}
+
 /// A blocking method inside a blocking `transform`'s closure runs inside that
 /// operation's `block_on`: refused too, rather than deadlocking.
 #[test]

@@ -75,7 +75,7 @@ mod backends;
 mod dict;
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -90,9 +90,18 @@ use crate::error::{Error, Result};
 /// The runtime every blocking dictionary of the process shares, started on first use.
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
-/// The shared runtime, started if it is not yet. Two threads starting it at once each
-/// build one; the one that loses drops its own (on a plain thread, which tokio allows).
+/// Serialises starting the runtime, so that no second runtime is ever built and dropped
+/// (tokio refuses to drop a runtime inside an async context, where an iterator may be
+/// made).
+static STARTING: Mutex<()> = Mutex::new(());
+
+/// The shared runtime, started if it is not yet.
 fn runtime() -> Result<&'static Runtime> {
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    // A poisoned lock guards nothing broken: the runtime is either set or not.
+    let _starting = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(rt) = RUNTIME.get() {
         return Ok(rt);
     }
