@@ -67,6 +67,13 @@
 //! - `S3Dict` (feature `s3`, on by default): Amazon S3 or any S3-compatible store, with
 //!   ETag-conditional requests where the server enforces them.
 //!
+//! ## Blocking API
+//! The `blocking` module (feature `blocking`, off by default) has the same dictionaries
+//! and operations as plain methods and iterators, for programs without an async runtime:
+//! `persidict::blocking::{PersiDict, MemDict, FileDict, S3Dict, open}`. They share one
+//! multi-threaded tokio runtime, started on first use; calling them from inside a tokio
+//! runtime panics with a message that points to the async API.
+//!
 //! ## Errors
 //! One [`Error`] type; see its variants for what each means and what to do.
 //! [`Error::is_retryable`] says whether trying again later can help, and
@@ -74,6 +81,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
 pub mod cached;
 pub mod codec;
 pub mod cond;
