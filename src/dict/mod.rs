@@ -336,7 +336,8 @@ impl<V: Value> PersiDict<V> {
         }
     }
 
-    pub(crate) fn naming(&self) -> &Naming {
+    /// How this dictionary turns keys into object names (signature length, extension).
+    pub fn naming(&self) -> &Naming {
         &self.naming
     }
 
