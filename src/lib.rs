@@ -98,7 +98,7 @@ pub use dict::{
 };
 pub use error::{Capability, Error, Result};
 pub use file::{FileDict, FileDictBuilder};
-pub use key::{InvalidKey, Key, KeyRule};
+pub use key::{escape_part, unescape_part, InvalidKey, Key, KeyRule};
 pub use memory::MemDict;
 pub use open::{open, Opened};
 #[cfg(feature = "s3")]
