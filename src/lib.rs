@@ -48,6 +48,19 @@
 //! that case-only differences survive case-insensitive file systems and foreign objects
 //! are recognised and skipped.
 //!
+//! Any text can be a key part through a reversible escaping: [`Key::escaped`] (and
+//! [`escape_part`]) keep safe parts as they are and write everything else as `=HH` per
+//! UTF-8 byte; [`Key::unescaped_parts`] (and [`unescape_part`]) turn it back. The rule and
+//! why it is injective are in [`key`].
+//!
+//! ```
+//! use persidict::Key;
+//! let k = Key::escaped(["users", "ann@example.com", "日本"])?;
+//! assert_eq!(k.to_path(), "users/ann=40example.com/=E6=97=A5=E6=9C=AC");
+//! assert_eq!(k.unescaped_parts().unwrap(), ["users", "ann@example.com", "日本"]);
+//! # Ok::<(), persidict::InvalidKey>(())
+//! ```
+//!
 //! ## Conditional operations
 //! [`PersiDict::get_if`], [`PersiDict::put_if`], [`PersiDict::setdefault_if`] and
 //! [`PersiDict::discard_if`] take a [`Condition`] (`Any`, `Same`, `Changed`) and the
