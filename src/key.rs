@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-mod escape;
+pub mod escape;
 
 pub use escape::{escape_part, unescape_part, ESCAPE_CHAR};
 

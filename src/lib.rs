@@ -51,7 +51,7 @@
 //! Any text can be a key part through a reversible escaping: [`Key::escaped`] (and
 //! [`escape_part`]) keep safe parts as they are and write everything else as `=HH` per
 //! UTF-8 byte; [`Key::unescaped_parts`] (and [`unescape_part`]) turn it back. The rule and
-//! why it is injective are in [`key`].
+//! why it is injective are in [`key::escape`].
 //!
 //! ```
 //! use persidict::Key;
@@ -86,11 +86,13 @@
 //! [`std::error::Error::source`] leads to the cause.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cached;
 pub mod codec;
 pub mod cond;
 #[cfg(feature = "contract")]
+#[cfg_attr(docsrs, doc(cfg(feature = "contract")))]
 pub mod contract;
 pub mod dict;
 pub mod error;
@@ -99,6 +101,7 @@ pub mod key;
 pub mod memory;
 pub mod open;
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub mod s3;
 pub mod semantics;
 pub mod store;
@@ -115,6 +118,7 @@ pub use key::{escape_part, unescape_part, InvalidKey, Key, KeyRule};
 pub use memory::MemDict;
 pub use open::{open, Opened};
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use s3::{ProbeCheck, ProbeReport, ProbeVerdict, S3Dict, S3DictBuilder, S3Store};
 pub use store::{Capabilities, ObjectStore};
 

@@ -88,7 +88,7 @@ fn push_escaped(out: &mut String, b: u8) {
     out.push(char::from(HEX[usize::from(b & 0x0F)]));
 }
 
-/// Escapes any string into a valid key part, reversibly (see the [module docs](self) for
+/// Escapes any string into a valid key part, reversibly (see the [module docs](crate::key::escape) for
 /// the rule and why it is injective).
 ///
 /// A valid part without an escape sequence (`=` and two uppercase hex digits) comes back
