@@ -1,6 +1,11 @@
-//! Keys: validated sequences of safe parts, and how they become object names.
+//! Keys: validated sequences of safe parts, how they become object names, and the
+//! reversible escaping ([`escape_part`], [`Key::escaped`]) that makes any string a part.
 
 use std::fmt;
+
+pub mod escape;
+
+pub use escape::{escape_part, unescape_part, ESCAPE_CHAR};
 
 use data_encoding::BASE32_NOPAD;
 use sha2::{Digest, Sha256};
@@ -39,6 +44,12 @@ pub enum KeyRule {
         /// The object name's length in bytes.
         len: usize,
     },
+    /// [`escape_part`] would make a part over [`MAX_PART_LEN`] characters of this string
+    /// (each byte outside `A-Z a-z 0-9 ( ) _ - ~ .` takes three).
+    EscapedTooLong {
+        /// The escaped part's length.
+        len: usize,
+    },
 }
 
 impl fmt::Display for KeyRule {
@@ -60,6 +71,11 @@ impl fmt::Display for KeyRule {
             KeyRule::ObjectNameTooLong { len } => write!(
                 f,
                 "the object name would be {len} bytes, over S3's limit of {MAX_OBJECT_NAME_LEN}"
+            ),
+            KeyRule::EscapedTooLong { len } => write!(
+                f,
+                "escaped, this part would be {len} characters, over the limit of {MAX_PART_LEN} \
+                 (each byte outside A-Z a-z 0-9 ( ) _ - ~ . takes three)"
             ),
         }
     }
@@ -106,7 +122,8 @@ pub fn validate_part(part: &str) -> Result<(), InvalidKey> {
 /// A dictionary key: a non-empty sequence of parts, each 1 to 200 characters from
 /// `A-Z a-z 0-9 ( ) _ - ~ . =` and neither `.` nor `..`.
 ///
-/// Keys are case-sensitive. Build them with [`Key::new`] or `TryFrom`:
+/// Keys are case-sensitive. Build them with [`Key::new`] or `TryFrom` from safe parts, or
+/// with [`Key::escaped`] from arbitrary strings (see [`escape_part`]):
 ///
 /// ```
 /// use persidict::Key;

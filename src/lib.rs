@@ -48,6 +48,19 @@
 //! that case-only differences survive case-insensitive file systems and foreign objects
 //! are recognised and skipped.
 //!
+//! Any text can be a key part through a reversible escaping: [`Key::escaped`] (and
+//! [`escape_part`]) keep safe parts as they are and write everything else as `=HH` per
+//! UTF-8 byte; [`Key::unescaped_parts`] (and [`unescape_part`]) turn it back. The rule and
+//! why it is injective are in [`key::escape`].
+//!
+//! ```
+//! use persidict::Key;
+//! let k = Key::escaped(["users", "ann@example.com", "日本"])?;
+//! assert_eq!(k.to_path(), "users/ann=40example.com/=E6=97=A5=E6=9C=AC");
+//! assert_eq!(k.unescaped_parts().unwrap(), ["users", "ann@example.com", "日本"]);
+//! # Ok::<(), persidict::InvalidKey>(())
+//! ```
+//!
 //! ## Conditional operations
 //! [`PersiDict::get_if`], [`PersiDict::put_if`], [`PersiDict::setdefault_if`] and
 //! [`PersiDict::discard_if`] take a [`Condition`] (`Any`, `Same`, `Changed`) and the
@@ -80,6 +93,7 @@
 //! [`std::error::Error::source`] leads to the cause.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
@@ -87,6 +101,7 @@ pub mod cached;
 pub mod codec;
 pub mod cond;
 #[cfg(feature = "contract")]
+#[cfg_attr(docsrs, doc(cfg(feature = "contract")))]
 pub mod contract;
 pub mod dict;
 pub mod error;
@@ -95,6 +110,7 @@ pub mod key;
 pub mod memory;
 pub mod open;
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub mod s3;
 pub mod semantics;
 pub mod store;
@@ -107,10 +123,11 @@ pub use dict::{
 };
 pub use error::{Capability, Error, Result};
 pub use file::{FileDict, FileDictBuilder};
-pub use key::{InvalidKey, Key, KeyRule};
+pub use key::{escape_part, unescape_part, InvalidKey, Key, KeyRule};
 pub use memory::MemDict;
 pub use open::{open, Opened};
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use s3::{ProbeCheck, ProbeReport, ProbeVerdict, S3Dict, S3DictBuilder, S3Store};
 pub use store::{Capabilities, ObjectStore};
 

@@ -64,6 +64,7 @@ pub enum Opened<V> {
     File(FileDict<V>),
     /// `s3://`.
     #[cfg(feature = "s3")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
     S3(crate::S3Dict<V>),
 }
 

@@ -185,6 +185,7 @@ impl<F: Fixture, E: Display> FixtureSetup for std::result::Result<F, E> {
 /// # fn main() {}
 /// ```
 #[macro_export]
+#[cfg_attr(docsrs, doc(cfg(feature = "contract")))]
 macro_rules! contract_tests {
     (async $($setup:tt)+) => {
         $crate::__contract_tests! {{

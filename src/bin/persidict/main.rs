@@ -22,6 +22,9 @@ URLs:
   chain (AWS_ACCESS_KEY_ID, profiles, SSO, ...); AWS_ENDPOINT_URL is honoured.
 
 Keys are written a/b/c: parts of 1-200 characters from A-Z a-z 0-9 ( ) _ - ~ . =
+With --escape any text works: each /-separated part is escaped (persidict's reversible
+=HH escaping, which leaves safe parts unchanged), and ls shows keys unescaped. A / always
+separates parts on the command line, so a part holding / cannot be given or shown exactly.
 
 Values are the stored bytes, whatever the codec: `get` writes them to stdout verbatim
 (json: the JSON text, text: the text, raw and bincode: the bytes; a newline is added for
@@ -42,6 +45,10 @@ struct Cli {
     /// No progress bars (they are also hidden when stderr is not a terminal).
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Keys are arbitrary text: escape each /-separated part of KEY, and show keys
+    /// unescaped in `ls`.
+    #[arg(long, global = true)]
+    escape: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -192,12 +199,12 @@ async fn command(cli: &Cli, dict: &Opened<Encoded>) -> Outcome {
     let d = dict.as_dict();
     match &cli.command {
         Command::Ls { long, .. } => ls(cli, d, *long).await,
-        Command::Get { key, hex, .. } => get(cli, d, &Key::parse_path(key)?, *hex).await,
+        Command::Get { key, hex, .. } => get(cli, d, &parse_key(cli, key)?, *hex).await,
         Command::Put {
             key, value, hex, ..
-        } => put(cli, d, &Key::parse_path(key)?, value, *hex).await,
+        } => put(cli, d, &parse_key(cli, key)?, value, *hex).await,
         Command::Rm { key, force, .. } => {
-            let key = Key::parse_path(key)?;
+            let key = parse_key(cli, key)?;
             let removed = d.discard(&key).await?;
             if !removed && !force {
                 return Err(Error::NotFound { key }.into());
@@ -280,6 +287,25 @@ fn print_stats(cli: &Cli, dict: &Opened<Encoded>) {
     }
 }
 
+/// KEY as given on the command line: a `/`-separated path, each part escaped with
+/// `--escape`.
+fn parse_key(cli: &Cli, key: &str) -> std::result::Result<Key, persidict::InvalidKey> {
+    if cli.escape {
+        Key::escaped(key.split('/'))
+    } else {
+        Key::parse_path(key)
+    }
+}
+
+/// A key as `ls` shows it: unescaped with `--escape` (as stored when it is the escape of
+/// no text).
+fn show_key(cli: &Cli, key: &Key) -> String {
+    match cli.escape.then(|| key.unescaped_parts()).flatten() {
+        Some(parts) => parts.join("/"),
+        None => key.to_string(),
+    }
+}
+
 async fn ls(cli: &Cli, d: &PersiDict<Encoded>, long: bool) -> Outcome {
     let mut entries: Vec<EntryMeta> = d.list().try_collect().await?;
     entries.sort_by(|a, b| a.key.cmp(&b.key));
@@ -290,13 +316,13 @@ async fn ls(cli: &Cli, d: &PersiDict<Encoded>, long: bool) -> Outcome {
             .map(|m| {
                 if long {
                     json!({
-                        "key": m.key.to_string(),
+                        "key": show_key(cli, &m.key),
                         "size": m.size,
                         "last_modified": rfc3339(m.last_modified),
                         "etag": etag(m),
                     })
                 } else {
-                    json!(m.key.to_string())
+                    json!(show_key(cli, &m.key))
                 }
             })
             .collect();
@@ -306,7 +332,7 @@ async fn ls(cli: &Cli, d: &PersiDict<Encoded>, long: bool) -> Outcome {
     let mut out = std::io::stdout().lock();
     if !long {
         for m in &entries {
-            let _ = writeln!(out, "{}", m.key);
+            let _ = writeln!(out, "{}", show_key(cli, &m.key));
         }
         return Ok(());
     }
@@ -314,7 +340,7 @@ async fn ls(cli: &Cli, d: &PersiDict<Encoded>, long: bool) -> Outcome {
         .iter()
         .map(|m| {
             [
-                m.key.to_string(),
+                show_key(cli, &m.key),
                 m.size.to_string(),
                 rfc3339(m.last_modified),
                 etag(m).unwrap_or_else(|| "-".into()),
