@@ -8,7 +8,7 @@ use crate::codec::Codec;
 use crate::cond::{Condition, ETag, Outcome, Retrieve, Write};
 use crate::dict::{CasConflict, DictInfo, DictOptions, EntryMeta, RetryPolicy, Transformed, Value};
 use crate::error::Result;
-use crate::key::Key;
+use crate::key::{Key, Naming};
 use crate::store::{Capabilities, ObjectStore};
 
 /// Declares blocking methods that forward to the async dictionary of the same name, each
@@ -249,6 +249,7 @@ impl<V: Value> PersiDict<V> {
             fn info(&self) -> DictInfo;
             fn concurrency(&self) -> usize;
             fn object_name(&self, key: &Key) -> Result<String>;
+            fn naming(&self) -> &Naming;
         }
     }
 }
