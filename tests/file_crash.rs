@@ -66,7 +66,7 @@ impl Stamped {
 
 fn key_of(i: u32) -> Key {
     // Keys one and two levels deep, so writes go to several directories.
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         Key::new([format!("k{i}")]).expect("key")
     } else {
         Key::new(["deep".to_owned(), format!("k{i}")]).expect("key")
