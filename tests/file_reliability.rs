@@ -309,3 +309,22 @@ async fn file_etag_record_is_not_trusted_for_a_file_someone_else_changed() {
     assert_eq!(d.etag(&k).await.expect("etag").as_str(), etag_of(&bytes));
     assert_eq!(d.get(&k).await.expect("get").len(), 1000);
 }
+
+#[tokio::test]
+async fn file_url_lock_timeout_ms_bounds_the_lock_wait() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}?lock_timeout_ms=200", tmp.path().display());
+    let d = persidict::open::<u64>(&url).await.expect("open by URL");
+    let held = hold_every_stripe(tmp.path());
+    let t = std::time::Instant::now();
+    let refused = d.put(&key(&["k"]), 1).await;
+    assert!(
+        matches!(refused, Err(Error::LockTimeout { .. })),
+        "{refused:?}"
+    );
+    assert!(t.elapsed() >= Duration::from_millis(200) && t.elapsed() < Duration::from_secs(5));
+    drop(held);
+    d.put(&key(&["k"]), 1).await.expect("put once free");
+    let bad = persidict::open::<u64>(&format!("{url}0x")).await;
+    assert!(matches!(bad, Err(Error::Config(_))), "{bad:?}");
+}
