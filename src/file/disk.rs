@@ -744,7 +744,11 @@ impl Disk {
             // Held until the rename: an opener that finds the lock free knows the writer is
             // gone. (An opener that took it in the instant before, and removed the file, makes
             // the rename below fail with NotFound: the write is then made again.)
-            self.wait_for_lock(&file, &tmp, deadline)?;
+            if let Err(e) = self.wait_for_lock(&file, &tmp, deadline) {
+                drop(file);
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
             let written = file.write_all(bytes).and_then(|()| {
                 record_etag(&file, etag);
                 file.sync_all()
