@@ -98,7 +98,7 @@
 //!
 //! | operation | file-system work |
 //! |---|---|
-//! | `get`, `get_if` | open + read and hash the file (no lock) |
+//! | `get`, `get_if` | open + read and hash the file (no lock); `get_if(Retrieve::IfChanged)` of an unchanged file: open + `fstat` + the ETag record |
 //! | `head`, `contains`, `etag`, `timestamp`, `get_if(Retrieve::Never)` | open + `fstat` + read the ETag record; without a valid record, read and hash |
 //! | `put` | lock + temporary file, ETag record, `fsync`, rename, directory `fsync` (append-only: + a `stat`) |
 //! | `discard`, `delete` | lock + unlink + directory `fsync` |

@@ -231,6 +231,16 @@ async fn file_writes_record_the_etag_and_head_reads_it_back() {
     let head = d.head(&k).await.expect("head").expect("present");
     assert_eq!(head.etag, Some(etag.clone()));
     assert_eq!(head.size, bytes.len() as u64);
+    // A conditional read of the current ETag is answered from the record.
+    let same = d
+        .get_if(&k, Condition::Same, Some(&etag), Retrieve::IfChanged)
+        .await
+        .expect("get_if");
+    assert!(
+        same.satisfied && matches!(same.value, Slot::NotRetrieved),
+        "{same:?}"
+    );
+    assert_eq!(same.actual_etag.as_ref(), Some(&etag));
 
     // A file without a record (written by an older version, or copied): hashed, and the
     // record made for next time.
@@ -271,6 +281,16 @@ async fn file_etag_record_is_not_trusted_for_a_file_someone_else_changed() {
     f.write_all(&bytes).expect("write in place");
     drop(f);
     let edited = etag_of(&bytes);
+    // A conditional read naming the old ETag sees the edit and gets the new bytes.
+    let changed = d
+        .get_if(&k, Condition::Changed, Some(&old), Retrieve::IfChanged)
+        .await
+        .expect("get_if");
+    assert!(changed.satisfied, "{changed:?}");
+    match &changed.value {
+        Slot::Present(v) => assert_eq!(v.last(), Some(&2)),
+        other => panic!("expected the edited value, got {other:?}"),
+    }
     assert_eq!(d.etag(&k).await.expect("etag").as_str(), edited);
     // A compare-and-swap against the old ETag is refused: it sees the edit.
     let cas = d

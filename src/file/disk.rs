@@ -89,6 +89,9 @@ pub(crate) enum Contents {
     Absent,
     /// The file holds more bytes than the limit; they were not kept.
     TooLarge(u64),
+    /// The file's ETag record names the ETag the caller already has (this one); nothing
+    /// was read.
+    Unchanged(ETag),
     /// The file, hashed.
     Found(Snapshot),
 }
@@ -586,10 +589,17 @@ impl Disk {
         }
     }
 
-    /// Reads and hashes the file `rel`, keeping its bytes if `keep`. A file over `limit`
-    /// bytes is not read at all ([`Contents::TooLarge`]); hashing streams through the file
-    /// in chunks, so with no limit and `keep == false` it works at any size.
-    pub(crate) fn read(&self, rel: &str, limit: u64, keep: bool) -> Result<Contents> {
+    /// Reads and hashes the file `rel`, keeping its bytes if `keep`. A file whose valid
+    /// ETag record names `unless` is not read at all ([`Contents::Unchanged`]), nor is a
+    /// file over `limit` bytes ([`Contents::TooLarge`]); hashing streams through the file in
+    /// chunks, so with no limit and `keep == false` it works at any size.
+    pub(crate) fn read(
+        &self,
+        rel: &str,
+        limit: u64,
+        keep: bool,
+        unless: Option<&ETag>,
+    ) -> Result<Contents> {
         let path = self.path(rel);
         let mut file = match File::open(&path) {
             Ok(f) => f,
@@ -603,6 +613,11 @@ impl Disk {
             .map_err(|e| self.io_error("stat", &path, e))?;
         if !meta.is_file() {
             return Ok(Contents::Absent);
+        }
+        if let Some(wanted) = unless {
+            if let Some(etag) = recorded_etag(&file, &meta).filter(|e| e == wanted) {
+                return Ok(Contents::Unchanged(etag));
+            }
         }
         if meta.len() > limit {
             return Ok(Contents::TooLarge(meta.len()));
@@ -636,8 +651,8 @@ impl Disk {
         }
         let snapshot = match self.hash_open(&path, &mut file, &meta, u64::MAX, false)? {
             Contents::Found(snapshot) => snapshot,
-            // Unreachable without a limit; absent is the safe reading.
-            Contents::Absent | Contents::TooLarge(_) => return Ok(None),
+            // Unreachable without a limit or an ETag; absent is the safe reading.
+            Contents::Absent | Contents::TooLarge(_) | Contents::Unchanged(_) => return Ok(None),
         };
         // A file written before records existed, or by someone else: record what was read,
         // unless the file changed meanwhile.

@@ -14,7 +14,7 @@
 //!
 //! | request | file-system work |
 //! |---|---|
-//! | `read` | open + read and hash the file (no lock) |
+//! | `read` | open + read and hash the file (no lock); with `if_none_match` naming the ETag record's ETag, open + `fstat` + the record |
 //! | `head` | open + `fstat` + read the ETag record; read and hash only without a valid record |
 //! | `write` `Always`, `IfAbsent` | lock (+ a `stat`) + temporary file, ETag record, `fsync`, rename, directory `fsync` |
 //! | `write` `IfMatch` | lock + `head` + the write above, if it holds |
@@ -263,17 +263,21 @@ impl ObjectStore for FileStore {
         Ok(Capabilities::ALL)
     }
 
-    /// Reads and hashes the file. Its length is checked against
-    /// [`ReadOptions::max_size`] before any byte is read; a file over it that still has the
-    /// ETag in [`ReadOptions::if_none_match`] is hashed without keeping its bytes and
-    /// answered [`Read::NotModified`], as the answer does not depend on the limit.
+    /// Reads and hashes the file. A file whose ETag record names the ETag in
+    /// [`ReadOptions::if_none_match`] is answered [`Read::NotModified`] without reading it.
+    /// Its length is checked against [`ReadOptions::max_size`] before any byte is read; a
+    /// file over it that still has the ETag in [`ReadOptions::if_none_match`] is hashed
+    /// without keeping its bytes and answered [`Read::NotModified`], as the answer does not
+    /// depend on the limit.
     async fn read(&self, name: &str, options: ReadOptions) -> Result<Read> {
         check(name)?;
         let name = name.to_owned();
         self.blocking("read", move |disk| {
             let limit = options.max_size.unwrap_or(u64::MAX);
-            let snapshot = match disk.read(&name, limit, true)? {
+            let unless = options.if_none_match.as_ref();
+            let snapshot = match disk.read(&name, limit, true, unless)? {
                 Contents::Absent => return Ok(Read::Absent),
+                Contents::Unchanged(etag) => return Ok(Read::NotModified { etag }),
                 Contents::TooLarge(size) => {
                     return Ok(match options.if_none_match {
                         Some(wanted) if current_etag(disk, &name)?.as_ref() == Some(&wanted) => {
