@@ -4,8 +4,9 @@
 //! one file per object name under the root, every write and delete under the exclusive lock
 //! of the name's stripe (waited for at most [`FileStoreOptions::with_lock_timeout`]), values
 //! replaced whole through an `fsync`ed temporary file, ETags the quoted hex SHA-256 of the
-//! bytes, kept in an ETag record so that `head` need not read the file. Every precondition is enforced exactly, across
-//! threads, tasks and OS processes on the same root ([`Capabilities::ALL`]).
+//! bytes, kept in an ETag record so that `head` need not read the file. Every precondition
+//! is enforced exactly, across threads, tasks and OS processes on the same root or on
+//! directories nested in one another ([`Capabilities::ALL`]).
 //!
 //! Names are checked with [`check_name`]; in addition no `/`-separated segment may start
 //! with `.persidict#`, the start of the lock directory and the temporary files, so that no
