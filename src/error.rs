@@ -150,6 +150,19 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
 
+    /// A [`FileDict`](crate::FileDict) waited for one of its file locks longer than its
+    /// `lock_timeout` (default 30 s): another thread or process kept the lock held
+    /// (a writer stuck in a slow or hung file system, or a very long queue of writers on
+    /// one key). Nothing was written. Retry later, or raise
+    /// [`FileDictBuilder::lock_timeout`](crate::file::FileDictBuilder::lock_timeout).
+    #[error("gave up waiting for the file lock {lock} after {waited:?} (another writer holds it; nothing was written)")]
+    LockTimeout {
+        /// The lock file (`<dir>/.persidict#locks/NN.lock`, or a temporary file).
+        lock: String,
+        /// How long the operation waited.
+        waited: std::time::Duration,
+    },
+
     /// A local file-system error.
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -256,12 +269,12 @@ impl Error {
 
     /// Whether repeating the operation later may succeed without changing anything:
     /// [`Error::Backend`] failures of the network or the server (5xx, throttling,
-    /// timeouts) and [`Error::ConcurrencyConflict`]. Not [`Error::OutcomeUnknown`]: read
+    /// timeouts), [`Error::ConcurrencyConflict`] and [`Error::LockTimeout`]. Not [`Error::OutcomeUnknown`]: read
     /// the key first, the operation may already be in.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Backend { retryable, .. } => *retryable,
-            Error::ConcurrencyConflict { .. } => true,
+            Error::ConcurrencyConflict { .. } | Error::LockTimeout { .. } => true,
             _ => false,
         }
     }

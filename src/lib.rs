@@ -75,8 +75,11 @@
 //! ## Backends
 //! - [`MemDict`]: in memory, the reference implementation; for tests and caches.
 //! - [`FileDict`]: a local directory, one file per key in the same layout as a bucket;
-//!   every conditional operation is atomic across threads and processes (file locks).
-//!   Nothing to set up: the embedded default.
+//!   every conditional operation is atomic across threads and processes (file locks, waited
+//!   for at most a `lock_timeout`, also shared with a dictionary on an enclosing directory).
+//!   A writer killed mid-write leaves no partial value, and the next open removes its
+//!   temporary file; ETags are kept in an extended attribute, so `contains` and `etag` do
+//!   not read the file. Nothing to set up: the embedded default.
 //! - `S3Dict` (feature `s3`, on by default): Amazon S3 or any S3-compatible store, with
 //!   ETag-conditional requests where the server enforces them.
 //!

@@ -3,7 +3,7 @@
 //! | URL | dictionary |
 //! |---|---|
 //! | `s3://bucket/prefix?endpoint=…&region=…&codec=…&digest_len=N&append_only=true&capabilities=aws` | [`S3Dict`](crate::S3Dict), see [`S3DictBuilder::from_url`](crate::S3DictBuilder::from_url) for every parameter |
-//! | `file:///abs/dir?codec=…&digest_len=N&append_only=…&max_value_size=BYTES` | a [`FileDict`] on `/abs/dir` |
+//! | `file:///abs/dir?codec=…&digest_len=N&append_only=…&max_value_size=BYTES&lock_timeout_ms=MS` | a [`FileDict`] on `/abs/dir` |
 //! | `file://rel/dir?…` | a [`FileDict`] on `rel/dir`, relative to the current directory |
 //! | `mem://?codec=…&append_only=…` | a new, empty [`MemDict`] |
 //!
@@ -208,11 +208,14 @@ async fn open_file<V: Value>(url: &str) -> Result<Opened<V>> {
                     .map_err(|_| bad(url, &format!("digest_len={value:?} is too large")))?,
             ),
             "max_value_size" => builder.max_value_size(number(value)?),
+            "lock_timeout_ms" => {
+                builder.lock_timeout(std::time::Duration::from_millis(number(value)?))
+            }
             _ => {
                 return Err(bad(
                     url,
                     &format!(
-                        "unknown parameter {name:?} (file:// takes codec, digest_len, append_only and max_value_size)"
+                        "unknown parameter {name:?} (file:// takes codec, digest_len, append_only, max_value_size and lock_timeout_ms)"
                     ),
                 ))
             }

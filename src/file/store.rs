@@ -2,9 +2,11 @@
 //!
 //! The layout, locking, durability and ETags are those of the [module documentation](super):
 //! one file per object name under the root, every write and delete under the exclusive lock
-//! of the name's stripe, values replaced whole through an `fsync`ed temporary file, ETags
-//! the quoted hex SHA-256 of the bytes. Every precondition is enforced exactly, across
-//! threads, tasks and OS processes on the same root ([`Capabilities::ALL`]).
+//! of the name's stripe (waited for at most [`FileStoreOptions::with_lock_timeout`]), values
+//! replaced whole through an `fsync`ed temporary file, ETags the quoted hex SHA-256 of the
+//! bytes, kept in an ETag record so that `head` need not read the file. Every precondition
+//! is enforced exactly, across threads, tasks and OS processes on the same root or on
+//! directories nested in one another ([`Capabilities::ALL`]).
 //!
 //! Names are checked with [`check_name`]; in addition no `/`-separated segment may start
 //! with `.persidict#`, the start of the lock directory and the temporary files, so that no
@@ -13,23 +15,27 @@
 //!
 //! | request | file-system work |
 //! |---|---|
-//! | `read`, `head` | open + read and hash the file (no lock) |
-//! | `write` `Always`, `IfAbsent` | lock (+ a `stat`) + temporary file, `fsync`, rename, directory `fsync` |
-//! | `write` `IfMatch` | lock + read and hash + the write above, if it holds |
+//! | `read` | open + read and hash the file (no lock); with `if_none_match` naming the ETag record's ETag, open + `fstat` + the record |
+//! | `head` | open + `fstat` + read the ETag record; read and hash only without a valid record |
+//! | `write` `Always`, `IfAbsent` | lock (+ a `stat`) + temporary file, ETag record, `fsync`, rename, directory `fsync` |
+//! | `write` `IfMatch` | lock + `head` + the write above, if it holds |
 //! | `delete` `Always`, `IfExists` | lock + unlink + directory `fsync` |
-//! | `delete` `IfMatch` | lock + read and hash + the unlink, if it holds |
+//! | `delete` `IfMatch` | lock + `head` + the unlink, if it holds |
 //! | `list` | one directory listing per directory under the prefix + a `stat` per file |
 //! | `delete_many` | one lock + unlink per name |
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
-use super::disk::{self, etag_of_bytes, Contents, Disk, Snapshot, RESERVED_PREFIX};
+use super::disk::{
+    self, etag_of_bytes, CaseBehaviour, Contents, Disk, Snapshot, DEFAULT_LOCK_TIMEOUT,
+    RESERVED_PREFIX,
+};
 use crate::cond::ETag;
 use crate::error::{Error, Result};
 use crate::store::{
@@ -62,16 +68,83 @@ pub struct FileStore {
     disk: Arc<Disk>,
 }
 
+/// Settings of a [`FileStore`], for [`FileStore::open_with`].
+///
+/// ```
+/// use std::time::Duration;
+/// use persidict::file::store::FileStoreOptions;
+///
+/// let options = FileStoreOptions::default().with_lock_timeout(Duration::from_secs(5));
+/// assert_eq!(options.lock_timeout(), Duration::from_secs(5));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileStoreOptions {
+    lock_timeout: Duration,
+}
+
+impl Default for FileStoreOptions {
+    fn default() -> Self {
+        FileStoreOptions {
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+}
+
+impl FileStoreOptions {
+    /// How long an operation waits for a file lock held by another writer before it fails
+    /// with [`Error::LockTimeout`] (default 30 s).
+    #[must_use]
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The lock timeout.
+    pub fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+    }
+}
+
 impl FileStore {
-    /// Opens the store in `dir`, creating the directory and its parents if missing.
+    /// Opens the store in `dir` with the default [`FileStoreOptions`], creating the
+    /// directory and its parents if missing. See [`FileStore::open_with`].
     ///
     /// # Errors
     /// [`Error::Config`] when the path is not a directory; [`Error::Io`] or
     /// [`Error::PermissionDenied`] when it cannot be created or resolved.
     pub async fn open(dir: impl Into<PathBuf>) -> Result<FileStore> {
+        FileStore::open_with(dir, FileStoreOptions::default()).await
+    }
+
+    /// Opens the store in `dir`, creating the directory and its parents if missing. Opening
+    /// finds the lock root (the directory itself, or the nearest enclosing directory with a
+    /// lock directory, whose locks it then shares), makes the lock directory, and removes
+    /// the temporary files of writers that died (see the [module documentation](super)).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the path is not a directory; [`Error::Io`] or
+    /// [`Error::PermissionDenied`] when it cannot be created or resolved.
+    pub async fn open_with(
+        dir: impl Into<PathBuf>,
+        options: FileStoreOptions,
+    ) -> Result<FileStore> {
         Ok(FileStore {
-            disk: Arc::new(Disk::open(dir.into()).await?),
+            disk: Arc::new(Disk::open(dir.into(), options.lock_timeout).await?),
         })
+    }
+
+    /// Whether the root's file system tells names apart by case (probed with a temporary
+    /// file that is removed again).
+    pub(crate) async fn case_behaviour(&self) -> Result<CaseBehaviour> {
+        self.blocking("probe case", |disk| Ok(disk.case_behaviour()))
+            .await
+    }
+
+    /// The directory whose lock stripes the store uses: its root, or the enclosing
+    /// dictionary directory it shares locks with.
+    pub fn lock_root(&self) -> &Path {
+        self.disk.lock_root()
     }
 
     /// The root directory, absolute and canonical.
@@ -103,13 +176,10 @@ fn check(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The ETag of the file `rel` right now, hashing it in chunks; `None` when absent.
+/// The ETag of the file `rel` right now, from its ETag record or else by hashing it in
+/// chunks; `None` when absent.
 fn current_etag(disk: &Disk, rel: &str) -> Result<Option<ETag>> {
-    Ok(match disk.read(rel, u64::MAX, false)? {
-        Contents::Found(snapshot) => Some(snapshot.etag),
-        // Unreachable without a limit; absent is the safe reading.
-        Contents::Absent | Contents::TooLarge(_) => None,
-    })
+    Ok(disk.head(rel)?.map(|snapshot| snapshot.etag))
 }
 
 fn meta_of(name: String, snapshot: &Snapshot) -> ObjectMeta {
@@ -194,17 +264,21 @@ impl ObjectStore for FileStore {
         Ok(Capabilities::ALL)
     }
 
-    /// Reads and hashes the file. Its length is checked against
-    /// [`ReadOptions::max_size`] before any byte is read; a file over it that still has the
-    /// ETag in [`ReadOptions::if_none_match`] is hashed without keeping its bytes and
-    /// answered [`Read::NotModified`], as the answer does not depend on the limit.
+    /// Reads and hashes the file. A file whose ETag record names the ETag in
+    /// [`ReadOptions::if_none_match`] is answered [`Read::NotModified`] without reading it.
+    /// Its length is checked against [`ReadOptions::max_size`] before any byte is read; a
+    /// file over it that still has the ETag in [`ReadOptions::if_none_match`] is hashed
+    /// without keeping its bytes and answered [`Read::NotModified`], as the answer does not
+    /// depend on the limit.
     async fn read(&self, name: &str, options: ReadOptions) -> Result<Read> {
         check(name)?;
         let name = name.to_owned();
         self.blocking("read", move |disk| {
             let limit = options.max_size.unwrap_or(u64::MAX);
-            let snapshot = match disk.read(&name, limit, true)? {
+            let unless = options.if_none_match.as_ref();
+            let snapshot = match disk.read(&name, limit, true, unless)? {
                 Contents::Absent => return Ok(Read::Absent),
+                Contents::Unchanged(etag) => return Ok(Read::NotModified { etag }),
                 Contents::TooLarge(size) => {
                     return Ok(match options.if_none_match {
                         Some(wanted) if current_etag(disk, &name)?.as_ref() == Some(&wanted) => {
@@ -229,15 +303,14 @@ impl ObjectStore for FileStore {
         .await
     }
 
-    /// Hashes the file in chunks: works at any size.
+    /// Takes the ETag from the file's ETag record when it matches the file's size,
+    /// modification time and inode; else hashes the file in chunks (at any size) and
+    /// records it.
     async fn head(&self, name: &str) -> Result<Option<ObjectMeta>> {
         check(name)?;
         let name = name.to_owned();
         self.blocking("head", move |disk| {
-            Ok(match disk.read(&name, u64::MAX, false)? {
-                Contents::Found(snapshot) => Some(meta_of(name, &snapshot)),
-                Contents::Absent | Contents::TooLarge(_) => None,
-            })
+            Ok(disk.head(&name)?.map(|snapshot| meta_of(name, &snapshot)))
         })
         .await
     }
@@ -264,8 +337,9 @@ impl ObjectStore for FileStore {
             if !holds {
                 return Ok(WriteResult::Refused);
             }
-            disk.write(&name, &body)?;
-            Ok(WriteResult::Written(etag_of_bytes(&body)))
+            let etag = etag_of_bytes(&body);
+            disk.write(&name, &body, &etag)?;
+            Ok(WriteResult::Written(etag))
         })
         .await
     }
