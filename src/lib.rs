@@ -80,15 +80,18 @@ pub mod cond;
 #[cfg(feature = "contract")]
 pub mod contract;
 pub mod dict;
+pub mod empty;
 pub mod error;
 pub mod file;
 pub mod key;
 pub mod memory;
+pub mod multi;
 pub mod open;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod semantics;
 pub mod store;
+pub mod write_once;
 
 pub use cached::{CacheStore, CachedDict, CachedDictBuilder, CachedStore};
 pub use codec::{Codec, Encoded};
@@ -96,14 +99,17 @@ pub use cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
 pub use dict::{
     CasConflict, DictInfo, DictOptions, EntryMeta, PersiDict, RetryPolicy, Transformed, Value,
 };
+pub use empty::EmptyDict;
 pub use error::{Capability, Error, Result};
 pub use file::{FileDict, FileDictBuilder};
 pub use key::{InvalidKey, Key, KeyRule};
 pub use memory::MemDict;
+pub use multi::OverlappingMultiDict;
 pub use open::{open, Opened};
 #[cfg(feature = "s3")]
 pub use s3::{ProbeCheck, ProbeReport, ProbeVerdict, S3Dict, S3DictBuilder, S3Store};
-pub use store::{Capabilities, ObjectStore};
+pub use store::{Capabilities, ObjectStore, Stored};
+pub use write_once::WriteOnceDict;
 
 /// Everything a typical user needs, for `use persidict::prelude::*`.
 pub mod prelude {
