@@ -44,7 +44,6 @@ impl WriteOnceStats {
 
 /// What a write-once write did ([`WriteOnce::put_once`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[must_use]
 pub enum Stored {
     /// The object was absent and is now written, with this ETag.
     Written(ETag),
