@@ -3,7 +3,8 @@
 //! `#[path = "common/backends.rs"] mod backends;` next to `mod common;`.
 #![allow(dead_code)]
 
-use persidict::{DictOptions, FileDict, MemDict, PersiDict, Value};
+use persidict::store::MemStore;
+use persidict::{DictOptions, FileDict, PersiDict, Value};
 
 /// A fresh, empty dictionary on one backend, and what keeps it alive.
 pub struct Backend<V> {
@@ -22,10 +23,8 @@ pub async fn open_with<V: Value>(
 ) -> Option<Backend<V>> {
     let (dict, dir) = match name {
         "memory" => (
-            MemDict::<V>::new()
-                .with_codec(options.codec)
-                .with_append_only(options.append_only)
-                .into(),
+            PersiDict::with_options(std::sync::Arc::new(MemStore::new()), options)
+                .expect("valid options"),
             None,
         ),
         "file" => {
