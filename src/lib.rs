@@ -30,7 +30,7 @@
 //! |---|---|---|
 //! | byte core | [`store`] | [`ObjectStore`]: eight methods (read, head, write and delete with a precondition, list by prefix, batch delete, capabilities, info) that every backend implements, and nothing more |
 //! | backends | [`store::MemStore`], [`mod@file`], `s3` | memory, a local directory, S3 |
-//! | wrappers | [`store::Prefixed`], [`store::AppendOnly`], [`CachedStore`] | stores over stores: subdictionaries, append-only enforcement, a revalidated cache |
+//! | wrappers | [`store::Prefixed`], [`store::AppendOnly`], [`store::WriteOnce`], [`CachedStore`] | stores over stores: subdictionaries, append-only enforcement, write-once keys, a revalidated cache |
 //! | semantics | [`semantics`] | persidict's conditional operations, written once over the byte core |
 //! | typed layer | [`dict`] | [`PersiDict<V>`]: keys, codecs, `get`/`put`/…, `transform`, bulk operations |
 //!
@@ -66,6 +66,65 @@
 //!   Nothing to set up: the embedded default.
 //! - `S3Dict` (feature `s3`, on by default): Amazon S3 or any S3-compatible store, with
 //!   ETag-conditional requests where the server enforces them.
+//!
+//! ## More dictionaries
+//! - [`WriteOnceDict`]: over any dictionary, each key written once — memoised results of
+//!   deterministic functions across machines. The first write is an insert-if-absent; a
+//!   repeat is accepted for one request, and compared (one GET) with probability
+//!   `p_consistency_checks`; a different value is [`Error::WriteOnceConflict`]. Nothing is
+//!   ever removed.
+//!
+//!   ```
+//!   # tokio_test::block_on(async {
+//!   use persidict::prelude::*;
+//!   use persidict::WriteOnceDict;
+//!   let memo = WriteOnceDict::with_p_consistency_checks(MemDict::<u64>::new(), 1.0)?;
+//!   let k = Key::new(["square", "12"])?;
+//!   memo.put(&k, 144).await?;
+//!   memo.put(&k, 144).await?; // a repeat: accepted, nothing written
+//!   assert!(matches!(memo.put(&k, 145).await, Err(Error::WriteOnceConflict { .. })));
+//!   # Ok::<(), persidict::Error>(()) }).unwrap();
+//!   ```
+//! - [`OverlappingMultiDict`]: one root seen through several codecs, each view a
+//!   [`PersiDict`] that sees only its own codec's objects.
+//!
+//!   ```
+//!   # tokio_test::block_on(async {
+//!   use persidict::prelude::*;
+//!   use persidict::OverlappingMultiDict;
+//!   let multi = OverlappingMultiDict::new(&MemDict::<()>::new(), &[Codec::Json, Codec::Bincode])?;
+//!   let k = Key::try_from("k")?;
+//!   multi.view::<String>(Codec::Json)?.put(&k, "text".into()).await?;
+//!   assert!(!multi.view::<String>(Codec::Bincode)?.contains(&k).await?);
+//!   # Ok::<(), persidict::Error>(()) }).unwrap();
+//!   ```
+//! - [`EmptyDict`]: stores nothing (writes accepted and dropped, reads find nothing), a
+//!   null object for tests and pipelines.
+//!
+//!   ```
+//!   # tokio_test::block_on(async {
+//!   use persidict::prelude::*;
+//!   use persidict::EmptyDict;
+//!   let d = EmptyDict::<u64>::new();
+//!   d.put(&Key::try_from("k")?, 1).await?;
+//!   assert!(d.is_empty().await?);
+//!   # Ok::<(), persidict::Error>(()) }).unwrap();
+//!   ```
+//!
+//! Every dictionary also has [`PersiDict::popitem`] (removes and returns some entry,
+//! atomically: never the same one to two callers), [`PersiDict::items_with_timestamps`],
+//! and [`PersiDict::oldest_values`] / [`PersiDict::newest_values`] next to the oldest and
+//! newest keys.
+//!
+//! ```
+//! # tokio_test::block_on(async {
+//! use persidict::prelude::*;
+//! let d = MemDict::<u64>::new();
+//! d.put(&Key::try_from("a")?, 1).await?;
+//! assert_eq!(d.popitem().await?, Some((Key::try_from("a")?, 1)));
+//! assert_eq!(d.popitem().await?, None);
+//! # Ok::<(), persidict::Error>(()) }).unwrap();
+//! ```
 //!
 //! ## Errors
 //! One [`Error`] type; see its variants for what each means and what to do.

@@ -196,7 +196,7 @@ pub async fn append_only_removals<F: Fixture>(f: &F) {
     );
     assert!(
         matches!(
-            d.delete_many(&[k.clone()]).await,
+            d.delete_many(std::slice::from_ref(&k)).await,
             Err(Error::AppendOnly { .. })
         ),
         "delete_many"
