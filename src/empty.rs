@@ -17,6 +17,12 @@
 //! | `transform` | calls the function with `None` once and reports its result as written |
 //! | `keys`, `values`, `items`, `len`, `clear`, `popitem` | empty, `0`, nothing to do, `None` |
 //!
+//! Satisfied writes report a `resulting_etag` (the ETag the write would have had), so
+//! `mutated()` is true although the key stays absent: the outcome describes the write, as
+//! on any store whose object vanished right after it. Python persidict's `EmptyDict`
+//! reports the key as absent after the write instead, and does not call a transform's
+//! function; here `transform` calls it once, with `None`.
+//!
 //! Keys are checked as everywhere (an invalid key is still
 //! [`Error::InvalidKey`](crate::Error::InvalidKey)), and values are encoded, so an encode
 //! error is reported too.

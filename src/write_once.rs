@@ -48,6 +48,13 @@
 //!   with the ETag unchanged (`mutated() == false`), other bytes give
 //!   [`Error::WriteOnceConflict`](crate::Error::WriteOnceConflict). `insert` and `setdefault` behave as everywhere.
 //!
+//! # Compared with Python persidict
+//! Python's `WriteOnceDict` wraps a dictionary that must already be append-only; this one
+//! wraps any dictionary and makes it write-once itself. The default probability is the
+//! same (0.0), and a check compares encoded bytes where Python compares digests of the
+//! values. Python refuses every conditional write (`set_item_if`); here a conditional
+//! write is allowed and compares, as described above.
+//!
 //! On a store that cannot insert-if-absent atomically (rclone's S3 server), every write
 //! gives [`Error::Unsupported`](crate::Error::Unsupported): write-once cannot be kept there.
 
@@ -131,6 +138,19 @@ impl<V: Value> WriteOnceDict<V> {
     /// clones and its subdictionaries.
     pub fn consistency_checks(&self) -> u64 {
         self.store.stats().checks()
+    }
+
+    /// How many checks found the same value (Python persidict's
+    /// `consistency_checks_passed`).
+    pub fn consistency_checks_passed(&self) -> u64 {
+        let stats = self.store.stats();
+        stats.checks().saturating_sub(stats.conflicts())
+    }
+
+    /// How many checks found a different value and gave [`Error::WriteOnceConflict`](crate::Error::WriteOnceConflict)
+    /// (Python persidict's `consistency_checks_failed`).
+    pub fn consistency_checks_failed(&self) -> u64 {
+        self.store.stats().conflicts()
     }
 
     /// The counters of repeats, checks and conflicts (shared with clones and

@@ -133,6 +133,10 @@ async fn repeats_and_conflicts(backend: &'static str) {
     assert_eq!(d.consistency_checks(), 2);
     assert_eq!(d.stats().repeats(), 2);
     assert_eq!(d.stats().conflicts(), 1);
+    assert_eq!(
+        (d.consistency_checks_passed(), d.consistency_checks_failed()),
+        (1, 1)
+    );
     assert!(d.info().append_only);
 
     // Through the plain PersiDict, a repeat reports the stored ETag.

@@ -36,7 +36,8 @@ impl WriteOnceStats {
         self.checks.load(Ordering::Relaxed)
     }
 
-    /// Checks that found different bytes ([`Error::WriteOnceConflict`]).
+    /// Checks that found different bytes ([`Error::WriteOnceConflict`]); conditional
+    /// writes, which always compare, are not counted.
     pub fn conflicts(&self) -> u64 {
         self.conflicts.load(Ordering::Relaxed)
     }
@@ -273,7 +274,6 @@ impl ObjectStore for WriteOnce {
                         if object.body == body {
                             Ok(WriteResult::Written(expected))
                         } else {
-                            self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
                             Err(Error::WriteOnceConflict {
                                 key: name.to_owned(),
                             })
@@ -284,7 +284,6 @@ impl ObjectStore for WriteOnce {
                         // unless it is the expected version.
                         match self.inner.head(name).await? {
                             Some(meta) if meta.etag.as_ref() == Some(&expected) => {
-                                self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
                                 Err(Error::WriteOnceConflict {
                                     key: name.to_owned(),
                                 })
