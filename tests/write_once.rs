@@ -439,3 +439,51 @@ mod memory_write_once {
         persidict::contract::append_only_removals(&Plain).await;
     }
 }
+
+/// The requests a write-once `put` sends, counted by the S3 client itself.
+async fn s3_requests(server: &str) {
+    use persidict::s3::RequestKind::{Get, Head, Put};
+    let Some(s) = common::server(server) else {
+        return;
+    };
+    let base: persidict::S3Dict<u64> = common::open(&s, "write-once-requests").await;
+    base.capabilities()
+        .await
+        .expect("probed once, before counting");
+    let stats = base.stats();
+    for (p, checked) in [(0.0, false), (1.0, true)] {
+        let d = WriteOnceDict::with_p_consistency_checks(base.clone(), p).expect("valid p");
+        let k = key(&format!("req/{checked}"));
+        let before = stats.snapshot();
+        let _ = d.put(&k, 1).await.expect("first");
+        let used = stats.snapshot().since(&before);
+        assert_eq!(
+            (used.get(Put), used.total()),
+            (1, 1),
+            "{server}: first put: {used}"
+        );
+        let before = stats.snapshot();
+        let _ = d.put(&k, 1).await.expect("repeat");
+        let used = stats.snapshot().since(&before);
+        let gets = u64::from(checked);
+        assert_eq!(
+            (used.get(Put), used.get(Get), used.get(Head), used.total()),
+            (1, gets, 0, 1 + gets),
+            "{server}: a repeat (checked: {checked}): {used}"
+        );
+    }
+}
+
+mod seaweedfs_requests {
+    #[tokio::test]
+    async fn seaweedfs_write_once_requests() {
+        super::s3_requests("seaweedfs").await;
+    }
+}
+
+mod moto_requests {
+    #[tokio::test]
+    async fn moto_write_once_requests() {
+        super::s3_requests("moto").await;
+    }
+}
