@@ -70,6 +70,29 @@ pub enum Error {
         operation: &'static str,
     },
 
+    /// A write-once dictionary ([`WriteOnceDict`](crate::WriteOnceDict)) was asked to
+    /// store a value under a key that already holds a different one. Nothing was written:
+    /// the first value stays. Use another key (for memoised results, include every input
+    /// in the key), or a mutable dictionary if values must change. Only repeats that are
+    /// checked (see [`WriteOnceDict::p_consistency_checks`](crate::WriteOnceDict::p_consistency_checks))
+    /// or conditional writes can find this.
+    #[error("{key} already holds a different value and the dictionary is write-once: the first value stays; use another key, or a mutable dictionary if values must change")]
+    WriteOnceConflict {
+        /// The key concerned (`a/b`), or the object name when the byte-level
+        /// [`WriteOnce`](crate::store::WriteOnce) store is used directly.
+        key: String,
+    },
+
+    /// A codec was asked of an [`OverlappingMultiDict`](crate::OverlappingMultiDict)
+    /// that was not declared when it was made; declare it, or use one of `declared`.
+    #[error("codec {codec} is not one of the declared views {declared:?}")]
+    CodecNotDeclared {
+        /// The codec asked for.
+        codec: crate::codec::Codec,
+        /// The codecs the multi-dictionary was made with.
+        declared: Vec<crate::codec::Codec>,
+    },
+
     /// An operation that re-evaluates its condition after each lost race kept losing to
     /// concurrent writers and ran out of attempts: a [`transform`](crate::PersiDict::transform),
     /// or a `put_if`/`discard_if` with [`Condition::Any`](crate::Condition::Any) or
@@ -296,6 +319,9 @@ impl Error {
                 key: key.to_path(),
                 operation,
             },
+            Error::WriteOnceConflict { key: k } if k == name => {
+                Error::WriteOnceConflict { key: key.to_path() }
+            }
             Error::OutcomeUnknown {
                 key: k,
                 operation,

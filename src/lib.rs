@@ -30,7 +30,7 @@
 //! |---|---|---|
 //! | byte core | [`store`] | [`ObjectStore`]: eight methods (read, head, write and delete with a precondition, list by prefix, batch delete, capabilities, info) that every backend implements, and nothing more |
 //! | backends | [`store::MemStore`], [`mod@file`], `s3` | memory, a local directory, S3 |
-//! | wrappers | [`store::Prefixed`], [`store::AppendOnly`], [`CachedStore`] | stores over stores: subdictionaries, append-only enforcement, a revalidated cache |
+//! | wrappers | [`store::Prefixed`], [`store::AppendOnly`], [`store::WriteOnce`], [`CachedStore`] | stores over stores: subdictionaries, append-only enforcement, write-once keys, a revalidated cache |
 //! | semantics | [`semantics`] | persidict's conditional operations, written once over the byte core |
 //! | typed layer | [`dict`] | [`PersiDict<V>`]: keys, codecs, `get`/`put`/…, `transform`, bulk operations |
 //!
@@ -90,6 +90,65 @@
 //! multi-threaded tokio runtime, started on first use; calling them from inside a tokio
 //! runtime panics with a message that points to the async API.
 //!
+//! ## More dictionaries
+//! - [`WriteOnceDict`]: over any dictionary, each key written once — memoised results of
+//!   deterministic functions across machines. The first write is an insert-if-absent; a
+//!   repeat is accepted for one request, and compared (one GET) with probability
+//!   `p_consistency_checks`; a different value is [`Error::WriteOnceConflict`]. Nothing is
+//!   ever removed.
+//!
+//!   ```
+//!   # tokio_test::block_on(async {
+//!   use persidict::prelude::*;
+//!   use persidict::WriteOnceDict;
+//!   let memo = WriteOnceDict::with_p_consistency_checks(MemDict::<u64>::new(), 1.0)?;
+//!   let k = Key::new(["square", "12"])?;
+//!   memo.put(&k, 144).await?;
+//!   memo.put(&k, 144).await?; // a repeat: accepted, nothing written
+//!   assert!(matches!(memo.put(&k, 145).await, Err(Error::WriteOnceConflict { .. })));
+//!   # Ok::<(), persidict::Error>(()) }).unwrap();
+//!   ```
+//! - [`OverlappingMultiDict`]: one root seen through several codecs, each view a
+//!   [`PersiDict`] that sees only its own codec's objects.
+//!
+//!   ```
+//!   # tokio_test::block_on(async {
+//!   use persidict::prelude::*;
+//!   use persidict::OverlappingMultiDict;
+//!   let multi = OverlappingMultiDict::new(&MemDict::<()>::new(), &[Codec::Json, Codec::Bincode])?;
+//!   let k = Key::try_from("k")?;
+//!   multi.view::<String>(Codec::Json)?.put(&k, "text".into()).await?;
+//!   assert!(!multi.view::<String>(Codec::Bincode)?.contains(&k).await?);
+//!   # Ok::<(), persidict::Error>(()) }).unwrap();
+//!   ```
+//! - [`EmptyDict`]: stores nothing (writes accepted and dropped, reads find nothing), a
+//!   null object for tests and pipelines.
+//!
+//!   ```
+//!   # tokio_test::block_on(async {
+//!   use persidict::prelude::*;
+//!   use persidict::EmptyDict;
+//!   let d = EmptyDict::<u64>::new();
+//!   d.put(&Key::try_from("k")?, 1).await?;
+//!   assert!(d.is_empty().await?);
+//!   # Ok::<(), persidict::Error>(()) }).unwrap();
+//!   ```
+//!
+//! Every dictionary also has [`PersiDict::popitem`] (removes and returns some entry,
+//! atomically: never the same one to two callers), [`PersiDict::items_with_timestamps`],
+//! and [`PersiDict::oldest_values`] / [`PersiDict::newest_values`] next to the oldest and
+//! newest keys.
+//!
+//! ```
+//! # tokio_test::block_on(async {
+//! use persidict::prelude::*;
+//! let d = MemDict::<u64>::new();
+//! d.put(&Key::try_from("a")?, 1).await?;
+//! assert_eq!(d.popitem().await?, Some((Key::try_from("a")?, 1)));
+//! assert_eq!(d.popitem().await?, None);
+//! # Ok::<(), persidict::Error>(()) }).unwrap();
+//! ```
+//!
 //! ## Errors
 //! One [`Error`] type; see its variants for what each means and what to do.
 //! [`Error::is_retryable`] says whether trying again later can help, and
@@ -107,16 +166,19 @@ pub mod cond;
 #[cfg_attr(docsrs, doc(cfg(feature = "contract")))]
 pub mod contract;
 pub mod dict;
+pub mod empty;
 pub mod error;
 pub mod file;
 pub mod key;
 pub mod memory;
+pub mod multi;
 pub mod open;
 #[cfg(feature = "s3")]
 #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub mod s3;
 pub mod semantics;
 pub mod store;
+pub mod write_once;
 
 pub use cached::{CacheStore, CachedDict, CachedDictBuilder, CachedStore};
 pub use codec::{Codec, Encoded};
@@ -124,15 +186,18 @@ pub use cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
 pub use dict::{
     CasConflict, DictInfo, DictOptions, EntryMeta, PersiDict, RetryPolicy, Transformed, Value,
 };
+pub use empty::EmptyDict;
 pub use error::{Capability, Error, Result};
 pub use file::{FileDict, FileDictBuilder};
 pub use key::{escape_part, unescape_part, InvalidKey, Key, KeyRule};
 pub use memory::MemDict;
+pub use multi::OverlappingMultiDict;
 pub use open::{open, Opened};
 #[cfg(feature = "s3")]
 #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use s3::{ProbeCheck, ProbeReport, ProbeVerdict, S3Dict, S3DictBuilder, S3Store};
-pub use store::{Capabilities, ObjectStore};
+pub use store::{Capabilities, ObjectStore, Stored};
+pub use write_once::WriteOnceDict;
 
 /// Everything a typical user needs, for `use persidict::prelude::*`.
 pub mod prelude {

@@ -63,7 +63,7 @@ use std::fmt::{Debug, Display};
 use async_trait::async_trait;
 use futures::stream::TryStreamExt;
 
-pub use self::append_only::append_only;
+pub use self::append_only::{append_only, append_only_removals};
 pub use self::capabilities::declared_capabilities;
 pub use self::conditional::{
     conditional_discard_if, conditional_get_if, conditional_put_if, conditional_setdefault_if,

@@ -9,6 +9,7 @@
 
 mod bulk;
 mod ops;
+mod order;
 mod transform;
 
 /// Binds `$name` to the object name of `$key` and `$t` to the [`Target`] of one operation
@@ -341,7 +342,7 @@ impl<V: Value> PersiDict<V> {
         &self.naming
     }
 
-    fn encode(&self, key: &Key, value: &V) -> Result<Body> {
+    pub(crate) fn encode(&self, key: &Key, value: &V) -> Result<Body> {
         let bytes = self
             .options
             .codec
@@ -352,7 +353,7 @@ impl<V: Value> PersiDict<V> {
         })
     }
 
-    fn decode(&self, key: &Key, bytes: Bytes) -> Result<V> {
+    pub(crate) fn decode(&self, key: &Key, bytes: Bytes) -> Result<V> {
         self.options.codec.decode_owned_for(key, Vec::from(bytes))
     }
 

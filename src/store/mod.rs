@@ -20,7 +20,9 @@
 //! (`tests/toy_store.rs` is a complete one in well under 100 lines).
 //!
 //! Wrappers are stores over stores: [`Prefixed`] (subdictionaries), [`AppendOnly`]
-//! (refuses overwrites and removals), and [`CachedStore`](crate::cached::CachedStore).
+//! (refuses overwrites and removals), [`WriteOnce`] (each object written once, repeats of
+//! the same bytes accepted), and [`CachedStore`](crate::cached::CachedStore).
+//! [`EmptyStore`] keeps nothing: the null object.
 //!
 //! ```
 //! # tokio_test::block_on(async {
@@ -41,8 +43,10 @@
 //! ```
 
 mod append_only;
+mod empty;
 mod memory;
 mod prefixed;
+mod write_once;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -52,8 +56,10 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 pub use self::append_only::AppendOnly;
+pub use self::empty::EmptyStore;
 pub use self::memory::MemStore;
 pub use self::prefixed::Prefixed;
+pub use self::write_once::{Stored, WriteOnce, WriteOnceStats};
 use crate::cond::ETag;
 use crate::error::{Capability, Error, Result};
 

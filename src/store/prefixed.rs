@@ -57,7 +57,8 @@ impl Prefixed {
         s
     }
 
-    /// `e` with the object name it reports (append-only refusals, unknown outcomes) made
+    /// `e` with the object name it reports (append-only refusals, write-once conflicts,
+    /// unknown outcomes) made
     /// relative to this store again, so that the dictionary above recognises its own name.
     fn relative(&self, e: Error) -> Error {
         let strip = |name: String| match name.strip_prefix(&self.prefix) {
@@ -69,6 +70,7 @@ impl Prefixed {
                 key: strip(key),
                 operation,
             },
+            Error::WriteOnceConflict { key } => Error::WriteOnceConflict { key: strip(key) },
             Error::OutcomeUnknown {
                 key,
                 operation,
