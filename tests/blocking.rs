@@ -193,6 +193,7 @@ fn blocking_memory_method_list_matches_async() {
         include_str!("../src/dict/ops.rs"),
         include_str!("../src/dict/bulk.rs"),
         include_str!("../src/dict/transform.rs"),
+        include_str!("../src/dict/order.rs"),
     ];
     // Public functions in those files that are not methods of `PersiDict`.
     let not_dict_methods = ["backoff", "into_dict"];

@@ -192,6 +192,14 @@ impl<V: Value> PersiDict<V> {
         Iter::new("PersiDict::items", || self.inner.items())
     }
 
+    /// [`PersiDict::items_with_timestamps`](crate::PersiDict::items_with_timestamps) as an
+    /// iterator that lists and reads as it is consumed.
+    pub fn items_with_timestamps(&self) -> Iter<(Key, V, SystemTime)> {
+        Iter::new("PersiDict::items_with_timestamps", || {
+            self.inner.items_with_timestamps()
+        })
+    }
+
     forward! {
         blocking {
             fn get_if(&self, key: &Key, condition: Condition, expected: Option<&ETag>, retrieve: Retrieve)
@@ -208,6 +216,10 @@ impl<V: Value> PersiDict<V> {
             fn get(&self, key: &Key) -> Result<V>;
             fn get_opt(&self, key: &Key) -> Result<Option<V>>;
             fn get_with_etag(&self, key: &Key) -> Result<Option<(V, ETag)>>;
+            fn get_with_timestamp(&self, key: &Key) -> Result<Option<(V, SystemTime)>>;
+            fn oldest_values(&self, n: usize) -> Result<Vec<V>>;
+            fn newest_values(&self, n: usize) -> Result<Vec<V>>;
+            fn popitem(&self) -> Result<Option<(Key, V)>>;
             fn head(&self, key: &Key) -> Result<Option<EntryMeta>>;
             fn contains(&self, key: &Key) -> Result<bool>;
             fn etag(&self, key: &Key) -> Result<ETag>;
