@@ -216,6 +216,48 @@ impl ProbeFailure {
                 source: None,
             },
             Error::Config(m) => Error::Config(m.clone()),
+            Error::NoCredentials {
+                endpoint,
+                operation,
+                ..
+            } => Error::NoCredentials {
+                endpoint: endpoint.clone(),
+                operation: operation.clone(),
+                source: None,
+            },
+            Error::WrongRegion {
+                endpoint,
+                operation,
+                region,
+                message,
+            } => Error::WrongRegion {
+                endpoint: endpoint.clone(),
+                operation: operation.clone(),
+                region: region.clone(),
+                message: message.clone(),
+            },
+            Error::NotS3 {
+                endpoint,
+                operation,
+                message,
+            } => Error::NotS3 {
+                endpoint: endpoint.clone(),
+                operation: operation.clone(),
+                message: message.clone(),
+            },
+            Error::Unreachable {
+                endpoint,
+                operation,
+                reason,
+                retryable,
+                ..
+            } => Error::Unreachable {
+                endpoint: endpoint.clone(),
+                operation: operation.clone(),
+                reason: reason.clone(),
+                retryable: *retryable,
+                source: None,
+            },
             other => Error::backend(
                 "s3",
                 "capability probe",
@@ -251,13 +293,16 @@ pub(crate) async fn capabilities(
     client: &S3Client,
     root: &str,
 ) -> Result<Capabilities> {
-    cell.get_or_init(|| async {
-        spawned(client.clone(), root.to_owned())
-            .await
-            .map(|report| report.capabilities())
-            .map_err(|e| ProbeFailure(Arc::new(e)))
+    // A failure that may pass (a timeout, a refused connection, a 5xx) is not remembered:
+    // the next operation probes again. Any other failure is given again without a request.
+    cell.get_or_try_init(|| async {
+        match spawned(client.clone(), root.to_owned()).await {
+            Ok(report) => Ok(Ok(report.capabilities())),
+            Err(e) if e.is_retryable() => Err(e),
+            Err(e) => Ok(Err(ProbeFailure(Arc::new(e)))),
+        }
     })
-    .await
+    .await?
     .clone()
     .map_err(|failure| failure.error())
 }
@@ -355,7 +400,17 @@ where
         }),
         Err(e) => {
             let answer = classify(&e);
-            if matches!(answer, Answer::Forbidden(_) | Answer::NoSuchBucket) {
+            // No verdict can come of these: the probe ends with the error.
+            let fatal = matches!(
+                answer,
+                Answer::Forbidden(_)
+                    | Answer::NoSuchBucket
+                    | Answer::WrongRegion(..)
+                    | Answer::NotS3(_)
+            ) || (e.raw_response().is_none()
+                && super::classify::no_answer(&e).is_some())
+                || matches!(e, SdkError::TimeoutError(_));
+            if fatal {
                 return Err(client.error(operation, e));
             }
             let described = match (e.raw_response(), e.code()) {
