@@ -7,9 +7,7 @@
 //! The figures are printed, not asserted tightly (the machine is noisy): each operation
 //! must end well within [`HANG`], a hang detector.
 
-#[allow(dead_code)]
 mod common;
-#[allow(dead_code)]
 #[path = "common/proxy.rs"]
 mod proxy;
 
@@ -252,4 +250,49 @@ async fn seaweedfs_timed_out_conditional_put_is_settled_by_its_write_id() {
     assert!(out.satisfied && out.mutated(), "{out:?}");
     assert_eq!(direct.get(&k).await.unwrap(), "v");
     assert_eq!(out.resulting_etag, Some(direct.etag(&k).await.unwrap()));
+}
+
+/// The command-line tool against a hung server exits non-zero within the bound, with a
+/// one-line message.
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn hung_server_cli_exits_with_a_one_line_timeout() {
+    let url = hung_server().await;
+    for args in [
+        vec!["get", "--attempt-timeout-ms", "300"],
+        vec!["ls", "--attempt-timeout-ms", "300"],
+        vec!["probe", "--attempt-timeout-ms", "300"],
+    ] {
+        let dict = format!("s3://persidict-test/p?endpoint={url}");
+        let mut full: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        full.insert(1, dict);
+        if full[0] == "get" {
+            full.insert(2, "k".into());
+        }
+        let start = Instant::now();
+        let run = full.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_persidict"))
+                .args(&run)
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .env("AWS_REGION", "us-east-1")
+                .output()
+                .expect("the binary runs")
+        })
+        .await
+        .expect("joined");
+        let took = start.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        eprintln!(
+            "persidict {}: exit {:?} after {took:?}: {stderr}",
+            full.join(" "),
+            out.status.code()
+        );
+        assert!(took < HANG, "{took:?}");
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.starts_with("persidict: "), "{stderr}");
+        assert!(stderr.contains("timed out"), "{stderr}");
+    }
 }

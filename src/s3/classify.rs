@@ -10,7 +10,7 @@
 //! | 403 | `Forbidden` |
 //! | 404 `NoSuchBucket` | `NoSuchBucket` (a HEAD answer has no body, so a HEAD cannot tell it from a missing key) |
 //! | 301 (`PermanentRedirect`), 400 `AuthorizationHeaderMalformed` | `WrongRegion`, with the region from `x-amz-bucket-region`, the body's `<Region>` or the message's "expecting 'r'" |
-//! | any status with `Content-Type: text/html` | `NotS3`: a web server, not an S3 server (checked first: an HTML 404 is no missing key) |
+//! | a status under 500 with `Content-Type: text/html` | `NotS3`: a web server, not an S3 server (checked first: an HTML 404 is no missing key; a 5xx HTML page is a gateway's, classified by its status) |
 //! | anything else (5xx after the SDK's retries, timeouts, I/O) | `Other` |
 //!
 //! [`transient`] says, for the conditional writes whose retries this crate runs itself,
@@ -23,6 +23,7 @@
 //! | connection refused | yes | no: nothing reached the server |
 //! | 500 `InternalError`, 502, 504 | yes | unknown |
 //! | timeout, reset or closed connection, unreadable answer | yes | unknown |
+//! | a region error or redirect, an answer that is not S3's, missing credentials, DNS or TLS failure | no | no |
 //! | anything else | no | - |
 //!
 //! [`to_error`] turns a failed call into the crate's [`Error`], keeping the SDK's error as
@@ -104,8 +105,9 @@ where
         .headers()
         .get("content-type")
         .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("text/html"));
-    if html {
-        // No S3 server answers HTML; a web server's 404 page is no missing key.
+    if html && status < 500 {
+        // No S3 server answers HTML; a web server's 404 page is no missing key. (A 5xx
+        // HTML page comes from a gateway in front of a server: transient, see below.)
         return Answer::NotS3(format!("it answered HTTP {status} with an HTML page"));
     }
     match (status, code) {
@@ -265,6 +267,10 @@ where
         Some(NoAnswer::NoCredentials | NoAnswer::Dns | NoAnswer::Tls)
     ) {
         // Nothing was sent, and sending again cannot help.
+        return None;
+    }
+    if matches!(classify(err), Answer::NotS3(_) | Answer::WrongRegion(..)) {
+        // A definitive answer, even where the SDK could not parse it.
         return None;
     }
     match err {

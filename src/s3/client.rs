@@ -486,6 +486,7 @@ impl S3Client {
     /// the budget runs out. After an attempt whose answer was lost it calls `on_lost` (with
     /// a one-line reason) before anything else, and sends again only when it says so.
     /// `501` and `400` are [`Error::Unsupported`] for `capability`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn conditional<O, E, S, SF, R, L, LF>(
         &self,
         operation: &'static str,

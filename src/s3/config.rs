@@ -580,7 +580,8 @@ mod tests {
             assert!(!s.doc.is_empty());
         }
         let url = "s3://b/p?endpoint=http://h:1&region=r&codec=json&digest_len=0&append_only=true\
-                   &capabilities=none&create_bucket=1&path_style=no&racy_fallback=yes&concurrency=3";
+                   &capabilities=none&create_bucket=1&path_style=no&racy_fallback=yes&concurrency=3\
+                   &connect_timeout_ms=250&attempt_timeout_ms=1500";
         let b = S3DictBuilder::from_url(url).expect("every parameter parses");
         assert_eq!(b.endpoint_url.as_deref(), Some("http://h:1"));
         assert_eq!(b.region.as_deref(), Some("r"));
@@ -589,6 +590,62 @@ mod tests {
         assert!(b.create_bucket && b.racy_fallback);
         assert_eq!(b.force_path_style, Some(false));
         assert_eq!(url_parameters().count(), URL_SETTINGS.len());
+        assert_eq!(b.connect_timeout, Some(Duration::from_millis(250)));
+        assert_eq!(b.attempt_timeout, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn timeouts_default_and_override_in_order() {
+        let defaults = S3DictBuilder::new("b").timeouts(None);
+        assert_eq!(defaults.connect_timeout(), Some(DEFAULT_CONNECT_TIMEOUT));
+        assert_eq!(
+            defaults.operation_attempt_timeout(),
+            Some(DEFAULT_ATTEMPT_TIMEOUT)
+        );
+        assert_eq!(
+            defaults.operation_timeout(),
+            None,
+            "no bound on a whole call"
+        );
+        let secs = Duration::from_secs;
+        let base = TimeoutConfig::builder()
+            .connect_timeout(secs(7))
+            .operation_attempt_timeout(secs(8))
+            .build();
+        let from_base = S3DictBuilder::new("b").timeouts(Some(&base));
+        assert_eq!(from_base.connect_timeout(), Some(secs(7)));
+        assert_eq!(from_base.operation_attempt_timeout(), Some(secs(8)));
+        let methods = S3DictBuilder::new("b")
+            .connect_timeout(secs(1))
+            .attempt_timeout(secs(2));
+        let t = methods.timeouts(Some(&base));
+        assert_eq!(t.connect_timeout(), Some(secs(1)));
+        assert_eq!(t.operation_attempt_timeout(), Some(secs(2)));
+        let config = methods.timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(secs(3))
+                .build(),
+        );
+        let t = config.timeouts(Some(&base));
+        assert_eq!(
+            t.connect_timeout(),
+            Some(secs(1)),
+            "timeout_config wins where it sets"
+        );
+        assert_eq!(t.operation_attempt_timeout(), Some(secs(3)));
+        let off = S3DictBuilder::new("b")
+            .attempt_timeout(secs(2))
+            .timeout_config(TimeoutConfig::disabled())
+            .timeouts(None);
+        assert!(!off.has_timeouts(), "disabled() switches every bound off");
+        let timeouts = Timeouts { config: defaults };
+        assert_eq!(timeouts.put_attempt(0), Some(DEFAULT_ATTEMPT_TIMEOUT));
+        assert_eq!(
+            timeouts.put_attempt(10 << 20),
+            Some(DEFAULT_ATTEMPT_TIMEOUT + secs(10)),
+            "one second more per MiB"
+        );
+        assert_eq!(Timeouts { config: off }.put_attempt(10 << 20), None);
     }
 
     #[test]
@@ -604,6 +661,9 @@ mod tests {
         assert!(msg("s3://b?concurrency=0").contains("is not a number > 0"));
         assert!(msg("s3://b?capabilities=x").contains("use aws, all, none or probe"));
         assert!(msg("s3://b?append_only=maybe").contains("append_only"));
+        assert!(msg("s3://b?attempt_timeout_ms=0")
+            .contains("attempt_timeout_ms=\"0\" is not a number of milliseconds > 0"));
+        assert!(msg("s3://b?connect_timeout_ms=1s").contains("connect_timeout_ms"));
     }
 
     #[test]
