@@ -10,7 +10,7 @@
 //! | 403 | `Forbidden` |
 //! | 404 `NoSuchBucket` | `NoSuchBucket` (a HEAD answer has no body, so a HEAD cannot tell it from a missing key) |
 //! | 301 (`PermanentRedirect`), 400 `AuthorizationHeaderMalformed` | `WrongRegion`, with the region from `x-amz-bucket-region`, the body's `<Region>` or the message's "expecting 'r'" |
-//! | a status under 500 with `Content-Type: text/html` | `NotS3`: a web server, not an S3 server (checked first: an HTML 404 is no missing key; a 5xx HTML page is a gateway's, classified by its status) |
+//! | a status under 500 with `Content-Type: text/html` and an HTML page for a body | `NotS3`: a web server, not an S3 server (checked first: an HTML 404 is no missing key; a 5xx HTML page is a gateway's, classified by its status) |
 //! | anything else (5xx after the SDK's retries, timeouts, I/O) | `Other` |
 //!
 //! [`transient`] says, for the conditional writes whose retries this crate runs itself,
@@ -101,10 +101,17 @@ where
             format!("HTTP {status} {code}: {message}")
         }
     };
+    // moto labels its body-less HEAD answers text/html: a body at hand must be a page too
+    // (one already consumed, by a failed read, is judged by its type alone).
     let html = raw
         .headers()
         .get("content-type")
-        .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("text/html"));
+        .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("text/html"))
+        && raw.body().bytes().is_none_or(|b| {
+            let start = String::from_utf8_lossy(&b[..b.len().min(256)]).to_ascii_lowercase();
+            let start = start.trim_start();
+            start.starts_with("<!doctype html") || start.starts_with("<html")
+        });
     if html && status < 500 {
         // No S3 server answers HTML; a web server's 404 page is no missing key. (A 5xx
         // HTML page comes from a gateway in front of a server: transient, see below.)
