@@ -155,7 +155,7 @@ pub enum Error {
     /// From a conditional write this error means the write was not applied: a conditional
     /// write whose attempt timed out may have landed, and ends in a success (its write id
     /// found) or [`Error::OutcomeUnknown`], never in this error.
-    #[error("{endpoint}: {operation} timed out: {what} after {after:?}")]
+    #[error("{endpoint}: {operation} timed out: {what}{}", after_note(.after))]
     Timeout {
         /// The backend.
         endpoint: String,
@@ -163,7 +163,7 @@ pub enum Error {
         operation: String,
         /// What did not happen in time (`"no answer"`, `"no connection"`, `"the transfer stalled"`).
         what: &'static str,
-        /// The bound that ran out (per attempt).
+        /// The bound that ran out (per attempt; zero when it is not known).
         after: std::time::Duration,
         /// The underlying error, for [`std::error::Error::source`].
         #[source]
@@ -277,6 +277,14 @@ pub enum Error {
 
 /// A boxed error that can move between threads: the cause kept by [`Error::Backend`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+fn after_note(after: &std::time::Duration) -> String {
+    if after.is_zero() {
+        String::new()
+    } else {
+        format!(" after {after:?}")
+    }
+}
 
 fn wrong_region_note(region: &Option<String>, message: &str) -> String {
     match region {

@@ -296,3 +296,46 @@ async fn hung_server_cli_exits_with_a_one_line_timeout() {
         assert!(stderr.contains("timed out"), "{stderr}");
     }
 }
+
+/// A listener whose accept queue is full and never drained: new connections are never
+/// set up, so the connect timeout ends each attempt.
+#[tokio::test]
+async fn hung_server_connect_timeout_is_a_typed_timeout() {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.1:0".parse().unwrap()).expect("bind");
+    let addr = socket.local_addr().expect("address");
+    let _listener = socket.listen(0).expect("listen");
+    // Fill the accept queue; later handshakes get no answer.
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(Ok(c)) = tokio::time::timeout(
+            Duration::from_millis(200),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            fillers.push(c);
+        }
+    }
+    let connect = Duration::from_millis(100);
+    let d: S3Dict<String> = S3Dict::builder("persidict-test")
+        .sdk_config(sdk_config().await)
+        .endpoint_url(format!("http://{addr}"))
+        .capabilities(Capabilities::ALL)
+        .connect_timeout(connect)
+        .attempt_timeout(Duration::from_secs(2))
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .build()
+        .await
+        .expect("build");
+    let e = timed("get (connect)", d.get(&Key::try_from("k").unwrap()))
+        .await
+        .expect_err("get");
+    eprintln!("get (connect): {e}");
+    match &e {
+        Error::Timeout { after, what, .. } => {
+            assert_eq!((*what, *after), ("no connection", connect), "{e}")
+        }
+        other => panic!("expected Error::Timeout, got {other:?}"),
+    }
+}

@@ -208,10 +208,8 @@ pub(crate) fn no_answer(err: &(dyn std::error::Error + 'static)) -> Option<NoAns
             return Some(NoAnswer::NoCredentials);
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => return Some(NoAnswer::Refused),
-                std::io::ErrorKind::TimedOut => texts.push("timed out".to_owned()),
-                _ => {}
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return Some(NoAnswer::Refused);
             }
         }
         texts.push(e.to_string().to_ascii_lowercase());
@@ -484,5 +482,116 @@ pub(crate) fn no_answer_error(
         NoAnswer::Dns => unreachable("the host name does not resolve", false, source),
         NoAnswer::Refused => unreachable("connection refused", true, source),
         NoAnswer::Tls => unreachable("the TLS handshake failed", false, source),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error with a source, as the connectors wrap their causes.
+    #[derive(Debug)]
+    struct Wrapped(&'static str, Box<dyn std::error::Error + Send + Sync>);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(self.1.as_ref())
+        }
+    }
+
+    fn wrapped(
+        outer: &'static str,
+        inner: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Wrapped {
+        Wrapped(outer, inner.into())
+    }
+
+    #[test]
+    fn causes_without_an_answer_are_recognised_anywhere_in_the_chain() {
+        let refused = wrapped(
+            "client error (Connect)",
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        );
+        assert_eq!(no_answer(&refused), Some(NoAnswer::Refused));
+        let dns = wrapped(
+            "client error (Connect)",
+            "dns error: failed to lookup address information: Name or service not known",
+        );
+        assert_eq!(no_answer(&dns), Some(NoAnswer::Dns));
+        let tls = wrapped(
+            "io error",
+            "received corrupt message of type InvalidContentType",
+        );
+        assert_eq!(no_answer(&tls), Some(NoAnswer::Tls));
+        let stalled = wrapped(
+            "streaming error",
+            "minimum throughput was specified at 1 B/s, but throughput of 0 B/s was observed",
+        );
+        assert_eq!(no_answer(&stalled), Some(NoAnswer::Stalled));
+        let creds = wrapped(
+            "dispatch failure",
+            aws_credential_types::provider::error::CredentialsError::not_loaded("nothing"),
+        );
+        assert_eq!(no_answer(&creds), Some(NoAnswer::NoCredentials));
+        let reset = wrapped(
+            "io error",
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        );
+        assert_eq!(
+            no_answer(&reset),
+            None,
+            "a reset is a lost answer, not a typed cause"
+        );
+    }
+
+    #[test]
+    fn typed_errors_for_missing_answers_are_one_line_and_keep_their_cause() {
+        let bounds = Bounds {
+            connect: Some(Duration::from_millis(100)),
+            attempt: Some(Duration::from_millis(300)),
+        };
+        let cause = || -> crate::error::BoxError { "the cause".into() };
+        let e = no_answer_error(NoAnswer::AttemptTimeout, "ep/b", "GET", bounds, cause());
+        assert_eq!(e.to_string(), "ep/b: GET timed out: no answer after 300ms");
+        assert!(e.is_retryable() && e.is_timeout());
+        assert!(std::error::Error::source(&e).is_some());
+        let e = no_answer_error(NoAnswer::ConnectTimeout, "ep/b", "HEAD", bounds, cause());
+        assert_eq!(
+            e.to_string(),
+            "ep/b: HEAD timed out: no connection after 100ms"
+        );
+        let e = no_answer_error(
+            NoAnswer::AttemptTimeout,
+            "ep/b",
+            "GET",
+            Bounds::default(),
+            cause(),
+        );
+        assert_eq!(e.to_string(), "ep/b: GET timed out: no answer");
+        let e = no_answer_error(NoAnswer::Refused, "ep/b", "LIST", bounds, cause());
+        assert!(
+            matches!(
+                e,
+                Error::Unreachable {
+                    retryable: true,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = no_answer_error(NoAnswer::Dns, "ep/b", "LIST", bounds, cause());
+        assert!(!e.is_retryable());
+        let e = no_answer_error(NoAnswer::NoCredentials, "ep/b", "LIST", bounds, cause());
+        assert!(
+            e.to_string().contains("no AWS credentials were found"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains('\n'));
     }
 }
