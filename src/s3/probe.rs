@@ -13,10 +13,13 @@
 //! An accepted wrong-ETag request (200/204) means the header was ignored; 501 or 400 mean
 //! it is not implemented.
 //!
-//! A probe that fails with an error (403 with read-only credentials, a missing bucket, the
-//! network) is remembered too: every later use in the process gets the same error (its
-//! kind and text) without sending the probe again. [`S3Store::probe_report`] probes again
-//! on demand.
+//! A probe that fails with a lasting error (403 with read-only credentials, a missing
+//! bucket, a wrong region, an endpoint that is not S3) is remembered too: every later use
+//! in the process gets the same error (its kind and text) without sending the probe again.
+//! A failure that may pass is not remembered, and the next use probes again: a retryable
+//! error ([`Error::Timeout`], a 5xx, a refused connection), missing credentials (the
+//! instance metadata service may answer later) and an unreachable endpoint.
+//! [`S3Store::probe_report`] probes again on demand.
 //!
 //! The probe runs in a task of its own, so that a caller that gives up (a dropped future,
 //! an aborted task) does not leave the probe object behind: it is always removed. (The
@@ -216,15 +219,6 @@ impl ProbeFailure {
                 source: None,
             },
             Error::Config(m) => Error::Config(m.clone()),
-            Error::NoCredentials {
-                endpoint,
-                operation,
-                ..
-            } => Error::NoCredentials {
-                endpoint: endpoint.clone(),
-                operation: operation.clone(),
-                source: None,
-            },
             Error::WrongRegion {
                 endpoint,
                 operation,
@@ -244,19 +238,6 @@ impl ProbeFailure {
                 endpoint: endpoint.clone(),
                 operation: operation.clone(),
                 message: message.clone(),
-            },
-            Error::Unreachable {
-                endpoint,
-                operation,
-                reason,
-                retryable,
-                ..
-            } => Error::Unreachable {
-                endpoint: endpoint.clone(),
-                operation: operation.clone(),
-                reason: reason.clone(),
-                retryable: *retryable,
-                source: None,
             },
             other => Error::backend(
                 "s3",
@@ -293,12 +274,17 @@ pub(crate) async fn capabilities(
     client: &S3Client,
     root: &str,
 ) -> Result<Capabilities> {
-    // A failure that may pass (a timeout, a refused connection, a 5xx) is not remembered:
-    // the next operation probes again. Any other failure is given again without a request.
+    // A failure that may pass is not remembered (see the module docs): the next
+    // operation probes again. Any other failure is given again without a request.
     cell.get_or_try_init(|| async {
         match spawned(client.clone(), root.to_owned()).await {
             Ok(report) => Ok(Ok(report.capabilities())),
-            Err(e) if e.is_retryable() => Err(e),
+            Err(e)
+                if e.is_retryable()
+                    || matches!(e, Error::NoCredentials { .. } | Error::Unreachable { .. }) =>
+            {
+                Err(e)
+            }
             Err(e) => Ok(Err(ProbeFailure(Arc::new(e)))),
         }
     })

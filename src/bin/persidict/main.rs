@@ -149,8 +149,8 @@ impl From<Error> for Failure {
 }
 
 /// The error's message followed by `: <cause>` for each error of its `source()` chain that
-/// adds something: a cause whose text is already in the line, or that only names a kind of
-/// failure, is left out.
+/// adds something: a cause whose text is already in the line, that only names a kind of
+/// failure, or that is a structure's dump, is left out.
 fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
     // What the SDK's wrappers say without saying anything.
     const EMPTY: &[&str] = &[
@@ -172,7 +172,13 @@ fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
             .collect::<Vec<_>>()
             .join(" ");
         let lower = text.to_ascii_lowercase();
+        // A structure's dump (the SDK's error metadata prints as one) says again what
+        // the line already says from the answer.
+        let dump = text.ends_with('}') && text.contains(" { ");
+        let unhandled = lower.starts_with("unhandled error");
         if !text.is_empty()
+            && !dump
+            && !unhandled
             && !EMPTY.contains(&lower.as_str())
             && !line.to_ascii_lowercase().contains(&lower)
         {
@@ -603,6 +609,54 @@ mod tests {
         assert_eq!(rfc3339(t), "2000-02-29T12:34:56Z");
         let t = UNIX_EPOCH + Duration::from_secs(4_102_444_799);
         assert_eq!(rfc3339(t), "2099-12-31T23:59:59Z");
+    }
+
+    #[derive(Debug)]
+    struct Chain(&'static str, Option<Box<Chain>>);
+
+    impl std::fmt::Display for Chain {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Chain {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|c| c as _)
+        }
+    }
+
+    #[test]
+    fn causes_are_added_once_without_dumps() {
+        let chain = |texts: &[&'static str]| {
+            texts
+                .iter()
+                .rev()
+                .fold(None, |inner, t| Some(Box::new(Chain(t, inner))))
+                .expect("a chain")
+        };
+        let e = chain(&[
+            "ep: PUT failed: HTTP 500 InternalError: try again",
+            "service error",
+            "unhandled error (InternalError)",
+            "Error { code: \"InternalError\", message: \"try again\" }",
+        ]);
+        assert_eq!(
+            with_causes(e.as_ref()),
+            "ep: PUT failed: HTTP 500 InternalError: try again"
+        );
+        let e = chain(&[
+            "ep: GET: cannot reach the endpoint: connection refused",
+            "dispatch failure",
+            "client error (Connect)",
+            "tcp connect error: Connection refused (os error 111)",
+            "Connection refused (os error 111)",
+        ]);
+        assert_eq!(
+            with_causes(e.as_ref()),
+            "ep: GET: cannot reach the endpoint: connection refused: client error (Connect): \
+             tcp connect error: Connection refused (os error 111)"
+        );
     }
 
     #[test]
