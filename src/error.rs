@@ -169,6 +169,92 @@ pub enum Error {
         request_id: Option<String>,
     },
 
+    /// The backend did not answer within the configured time: a connection that could not
+    /// be set up within the connect timeout, an attempt with no answer within the attempt
+    /// timeout, or a transfer that stalled. The SDK's retries were used up. The operation
+    /// may be retried; raise the timeouts (`connect_timeout`, `attempt_timeout`) for a
+    /// slow link.
+    ///
+    /// From a conditional write this error means the write was not applied: a conditional
+    /// write whose attempt timed out may have landed, and ends in a success (its write id
+    /// found) or [`Error::OutcomeUnknown`], never in this error.
+    #[error("{endpoint}: {operation} timed out: {what}{}", after_note(.after))]
+    Timeout {
+        /// The backend.
+        endpoint: String,
+        /// The request that timed out.
+        operation: String,
+        /// What did not happen in time (`"no answer"`, `"no connection"`, `"the transfer stalled"`).
+        what: &'static str,
+        /// The bound that ran out (per attempt; zero when it is not known).
+        after: std::time::Duration,
+        /// The underlying error, for [`std::error::Error::source`].
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// No credentials were found for an S3 dictionary. The default chain looks in the
+    /// environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`), the shared config and
+    /// credentials files (`~/.aws/config`, `~/.aws/credentials`, `AWS_PROFILE`), SSO, web
+    /// identity tokens, and the ECS and EC2 instance metadata endpoints. Set one of them, or
+    /// give the builder an SDK configuration or client.
+    #[error("{endpoint}: {operation}: no AWS credentials were found (looked in the environment variables AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the shared config and credentials files and profile, SSO, web identity, ECS and EC2 instance metadata)")]
+    NoCredentials {
+        /// The backend.
+        endpoint: String,
+        /// The request that needed them.
+        operation: String,
+        /// What the credentials chain reported.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The bucket is in another region than the one the client signs for (S3 `301
+    /// PermanentRedirect`, `400 AuthorizationHeaderMalformed`), or the region is unknown.
+    /// Use the region named (builder `region`, URL `region=`, `AWS_REGION`).
+    #[error("{endpoint}: {operation}: {}", wrong_region_note(.region, .message))]
+    WrongRegion {
+        /// The backend.
+        endpoint: String,
+        /// The request that was redirected or refused.
+        operation: String,
+        /// The region the server named, where it named one.
+        region: Option<String>,
+        /// What the server said.
+        message: String,
+    },
+
+    /// The endpoint could not be reached: its host name does not resolve, the connection
+    /// was refused, or the TLS handshake failed. Check the endpoint URL (scheme, host,
+    /// port); [`Error::is_retryable`] is true for a refused connection (the server may be
+    /// starting).
+    #[error("{endpoint}: {operation}: cannot reach the endpoint: {reason}")]
+    Unreachable {
+        /// The backend.
+        endpoint: String,
+        /// The request that could not be sent.
+        operation: String,
+        /// Why (`"the host name does not resolve"`, `"connection refused"`, `"the TLS handshake failed"`).
+        reason: String,
+        /// Whether trying again later may help.
+        retryable: bool,
+        /// The underlying error, for [`std::error::Error::source`].
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The endpoint answered, but not as an S3 server does (an HTML page, an answer
+    /// without an ETag): the endpoint URL probably names a web server or a proxy. Check it.
+    #[error("{endpoint}: {operation}: the endpoint does not speak S3: {message}")]
+    NotS3 {
+        /// The backend.
+        endpoint: String,
+        /// The request whose answer was not S3's.
+        operation: String,
+        /// What was wrong with the answer.
+        message: String,
+    },
+
     /// The configuration or URL is not usable; the message says which setting is wrong.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -227,6 +313,21 @@ pub enum Error {
 
 /// A boxed error that can move between threads: the cause kept by [`Error::Backend`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+fn after_note(after: &std::time::Duration) -> String {
+    if after.is_zero() {
+        String::new()
+    } else {
+        format!(" after {after:?}")
+    }
+}
+
+fn wrong_region_note(region: &Option<String>, message: &str) -> String {
+    match region {
+        Some(r) => format!("the bucket is in region {r:?}: use region={r} ({message})"),
+        None => format!("the bucket is in another region, or the region is unknown: set the bucket's region ({message})"),
+    }
+}
 
 fn request_id_note(id: &Option<String>) -> String {
     match id {
@@ -291,13 +392,16 @@ impl Error {
     }
 
     /// Whether repeating the operation later may succeed without changing anything:
-    /// [`Error::Backend`] failures of the network or the server (5xx, throttling,
-    /// timeouts), [`Error::ConcurrencyConflict`] and [`Error::LockTimeout`]. Not [`Error::OutcomeUnknown`]: read
-    /// the key first, the operation may already be in.
+    /// [`Error::Backend`] failures of the network or the server (5xx, throttling),
+    /// [`Error::Timeout`], a refused connection ([`Error::Unreachable`]),
+    /// [`Error::ConcurrencyConflict`] and [`Error::LockTimeout`]. Not
+    /// [`Error::OutcomeUnknown`]: read the key first, the operation may already be in.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Backend { retryable, .. } => *retryable,
-            Error::ConcurrencyConflict { .. } | Error::LockTimeout { .. } => true,
+            Error::Backend { retryable, .. } | Error::Unreachable { retryable, .. } => *retryable,
+            Error::ConcurrencyConflict { .. }
+            | Error::Timeout { .. }
+            | Error::LockTimeout { .. } => true,
             _ => false,
         }
     }
@@ -338,6 +442,11 @@ impl Error {
     /// True for [`Error::OutcomeUnknown`].
     pub fn is_outcome_unknown(&self) -> bool {
         matches!(self, Error::OutcomeUnknown { .. })
+    }
+
+    /// True for [`Error::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
     }
 
     /// True for [`Error::Unsupported`].

@@ -81,7 +81,10 @@
 //!   temporary file; ETags are kept in an extended attribute, so `contains` and `etag` do
 //!   not read the file. Nothing to set up: the embedded default.
 //! - `S3Dict` (feature `s3`, on by default): Amazon S3 or any S3-compatible store, with
-//!   ETag-conditional requests where the server enforces them.
+//!   ETag-conditional requests where the server enforces them. No request waits
+//!   forever: a connect timeout (3.1 s) and a per-attempt timeout (30 s, PUTs scaled to
+//!   their body) by default, set with `S3DictBuilder::connect_timeout` /
+//!   `attempt_timeout` or the URL's `connect_timeout_ms` / `attempt_timeout_ms`.
 //!
 //! ## Blocking API
 //! The `blocking` module (feature `blocking`, off by default) has the same dictionaries
@@ -152,7 +155,10 @@
 //! ## Errors
 //! One [`Error`] type; see its variants for what each means and what to do.
 //! [`Error::is_retryable`] says whether trying again later can help, and
-//! [`std::error::Error::source`] leads to the cause.
+//! [`std::error::Error::source`] leads to the cause. A misconfigured S3 client gets a typed
+//! error of its own, one line each: [`Error::Timeout`], [`Error::NoCredentials`],
+//! [`Error::WrongRegion`], [`Error::Unreachable`] (DNS, refused, TLS), [`Error::NotS3`],
+//! [`Error::BucketNotFound`], and [`Error::PermissionDenied`] for rejected credentials.
 
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -545,9 +545,10 @@ async fn seaweedfs_writes_that_cannot_complete_fail_typed() {
         .unwrap_err();
     assert!(err.is_outcome_unknown(), "{err:?}");
     assert_eq!(plain.get_opt(&k).await.unwrap(), Some(3), "it landed");
-    // Reads fail with a typed backend error once the SDK's retries are spent.
+    // Reads fail with a typed timeout error once the SDK's retries are spent.
     let err = d.get_opt(&k).await.unwrap_err();
-    assert!(matches!(err, Error::Backend { .. }), "{err:?}");
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(err.is_retryable(), "{err:?}");
     drop(proxy);
     plain.clear().await.unwrap();
 }

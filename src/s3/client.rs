@@ -26,7 +26,7 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use bytes::{Buf, Bytes};
 use tracing::debug;
 
-use super::classify::{self, classify, Answer, Fate};
+use super::classify::{self, classify, Answer, Bounds, Fate};
 use crate::cond::ETag;
 use crate::error::{Capability, Error, Result};
 
@@ -56,6 +56,68 @@ pub(crate) struct S3Client {
     pub(crate) bucket: String,
     /// `<endpoint url>/<bucket>`, for messages.
     pub(crate) endpoint: String,
+    /// The connect and per-attempt timeouts the client runs under.
+    pub(crate) timeouts: Timeouts,
+}
+
+/// The lowest upload rate a PUT's attempt timeout allows for: a PUT of `n` bytes gets the
+/// attempt timeout plus `n / PUT_MIN_RATE` seconds, so that no bound cuts a large upload
+/// short (a stalled one is caught by the SDK's stalled-stream protection).
+pub(crate) const PUT_MIN_RATE: u64 = 1 << 20;
+
+/// The effective connect and per-attempt timeouts of a client, and the SDK timeout
+/// configuration they come from.
+#[derive(Debug, Clone)]
+pub(crate) struct Timeouts {
+    /// The client's whole timeout configuration.
+    pub(crate) config: aws_sdk_s3::config::timeout::TimeoutConfig,
+}
+
+impl Timeouts {
+    /// The bounds of a request without a body.
+    pub(crate) fn bounds(&self) -> Bounds {
+        Bounds {
+            connect: self.config.connect_timeout(),
+            attempt: self
+                .config
+                .operation_attempt_timeout()
+                .or(self.config.operation_timeout()),
+        }
+    }
+
+    /// The attempt timeout of a PUT of `len` bytes: the attempt timeout plus the time
+    /// the body takes at [`PUT_MIN_RATE`]; `None` when attempts are not bounded.
+    pub(crate) fn put_attempt(&self, len: usize) -> Option<Duration> {
+        let base = self.config.operation_attempt_timeout()?;
+        // Whole milliseconds, so that messages show round figures.
+        let transfer = Duration::from_millis((len as u64).saturating_mul(1000) / PUT_MIN_RATE);
+        Some(base.saturating_add(transfer))
+    }
+
+    /// The bounds of a PUT of `len` bytes.
+    pub(crate) fn put_bounds(&self, len: usize) -> Bounds {
+        Bounds {
+            attempt: self.put_attempt(len).or(self.bounds().attempt),
+            ..self.bounds()
+        }
+    }
+
+    /// A per-request configuration override for a PUT of `len` bytes: the client's
+    /// timeouts with the attempt timeout scaled to the body. (An override replaces the
+    /// client's whole timeout configuration, so every field is given.)
+    pub(crate) fn put_override(&self, len: usize) -> aws_sdk_s3::config::Builder {
+        let builder = aws_sdk_s3::config::Builder::new();
+        match self.put_attempt(len) {
+            Some(attempt) => {
+                let mut config = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(attempt)
+                    .build();
+                config.take_defaults_from(&self.config);
+                builder.timeout_config(config)
+            }
+            None => builder,
+        }
+    }
 }
 
 impl std::fmt::Debug for S3Client {
@@ -113,11 +175,10 @@ pub(crate) enum Lost<R> {
     Resend,
 }
 
-/// Switches the SDK's retries off for one request (the conditional requests, whose
-/// retries the send loop runs itself).
-fn no_sdk_retries() -> aws_sdk_s3::config::Builder {
-    aws_sdk_s3::config::Builder::new()
-        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+/// Switches the SDK's retries off in a request's configuration override (the
+/// conditional requests, whose retries the send loop runs itself).
+fn no_sdk_retries(over: aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder {
+    over.retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
 }
 
 /// Full-jitter exponential backoff before attempt `attempt + 1`.
@@ -137,7 +198,20 @@ impl S3Client {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        classify::to_error(err, &self.endpoint, &self.bucket, operation)
+        self.error_within(operation, err, self.timeouts.bounds())
+    }
+
+    /// The crate's error for a failed call that ran under `bounds`.
+    pub(crate) fn error_within<E>(
+        &self,
+        operation: &str,
+        err: SdkError<E, HttpResponse>,
+        bounds: Bounds,
+    ) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        classify::to_error(err, &self.endpoint, &self.bucket, operation, bounds)
     }
 
     /// The ETag of a successful answer. Every S3 server sends one with GET, HEAD and PUT
@@ -146,12 +220,11 @@ impl S3Client {
     pub(crate) fn etag(&self, operation: &str, key: &str, etag: Option<&str>) -> Result<ETag> {
         match etag {
             Some(e) if !e.is_empty() => Ok(ETag::new(e)),
-            _ => Err(Error::backend(
-                &self.endpoint,
-                operation,
-                format!("the answer for {key} has no ETag: is the endpoint an S3 server?"),
-                false,
-            )),
+            _ => Err(Error::NotS3 {
+                endpoint: self.endpoint.clone(),
+                operation: operation.to_owned(),
+                message: format!("its answer for {key} has no ETag"),
+            }),
         }
     }
 
@@ -205,13 +278,25 @@ impl S3Client {
             last_modified: system_time(out.last_modified()),
             write_id: out.metadata().and_then(|m| m.get(WRITE_ID)).cloned(),
         };
-        let body = out.body.collect().await.map_err(|e| Error::Backend {
-            endpoint: self.endpoint.clone(),
-            operation: "GET".into(),
-            message: format!("reading the body of {key}: {e}"),
-            request_id: None,
-            retryable: true,
-            source: Some(Box::new(e)),
+        let body = out.body.collect().await.map_err(|e| {
+            match classify::no_answer(&e) {
+                // The SDK's stalled-stream protection gave up on the body.
+                Some(why) => classify::no_answer_error(
+                    why,
+                    &self.endpoint,
+                    "GET",
+                    self.timeouts.bounds(),
+                    Box::new(e),
+                ),
+                None => Error::Backend {
+                    endpoint: self.endpoint.clone(),
+                    operation: "GET".into(),
+                    message: format!("reading the body of {key}: {e}"),
+                    request_id: None,
+                    retryable: true,
+                    source: Some(Box::new(e)),
+                },
+            }
         })?;
         let len = body.remaining() as u64;
         if max_size.is_some_and(|max| len > max) {
@@ -281,11 +366,13 @@ impl S3Client {
     ) -> Result<ETag> {
         match self
             .put_request(key, body, content_type, write_id)
+            .customize()
+            .config_override(self.timeouts.put_override(body.len()))
             .send()
             .await
         {
             Ok(out) => self.etag("PUT", key, out.e_tag()),
-            Err(e) => Err(self.error("PUT", e)),
+            Err(e) => Err(self.error_within("PUT", e, self.timeouts.put_bounds(body.len()))),
         }
     }
 
@@ -326,8 +413,12 @@ impl S3Client {
                         Some(e) => request.if_match(e.as_str()),
                         None => request.if_none_match("*"),
                     };
-                    request.customize().config_override(no_sdk_retries()).send()
+                    request
+                        .customize()
+                        .config_override(no_sdk_retries(self.timeouts.put_override(body.len())))
+                        .send()
                 },
+                self.timeouts.put_bounds(body.len()),
                 on_lost,
             )
             .await?;
@@ -376,9 +467,10 @@ impl S3Client {
                         .key(key)
                         .if_match(if_match)
                         .customize()
-                        .config_override(no_sdk_retries())
+                        .config_override(no_sdk_retries(aws_sdk_s3::config::Builder::new()))
                         .send()
                 },
+                self.timeouts.bounds(),
                 on_lost,
             )
             .await?;
@@ -394,6 +486,7 @@ impl S3Client {
     /// the budget runs out. After an attempt whose answer was lost it calls `on_lost` (with
     /// a one-line reason) before anything else, and sends again only when it says so.
     /// `501` and `400` are [`Error::Unsupported`] for `capability`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn conditional<O, E, S, SF, R, L, LF>(
         &self,
         operation: &'static str,
@@ -401,6 +494,7 @@ impl S3Client {
         capability: Capability,
         refused: fn(&Answer) -> bool,
         mut send: S,
+        bounds: Bounds,
         mut on_lost: L,
     ) -> Result<Attempted<O, R>>
     where
@@ -436,7 +530,7 @@ impl S3Client {
                         capability,
                         endpoint: self.endpoint.clone(),
                     },
-                    _ => self.error(operation, err),
+                    _ => self.error_within(operation, err, bounds),
                 });
             };
             let summary = classify::summary(&err);
@@ -461,7 +555,7 @@ impl S3Client {
                         source: Some(Box::new(err)),
                     }
                 } else {
-                    self.error(operation, err)
+                    self.error_within(operation, err, bounds)
                 });
             }
             let pause = backoff(

@@ -9,13 +9,14 @@
 //! beside it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::Client;
 
-use super::client::S3Client;
+use super::client::{S3Client, Timeouts};
 use super::probe;
 use super::stats::{CountingInterceptor, RequestStats};
 use super::store::{S3Store, StoreParts};
@@ -25,12 +26,47 @@ use crate::error::{Error, Result};
 use crate::key::{validate_part, DEFAULT_DIGEST_LEN};
 use crate::store::Capabilities;
 
+/// The connect timeout of every S3 dictionary unless configured otherwise: the SDK's own
+/// default (for behavior versions from 2026-01-12), set explicitly so that it holds for
+/// every configuration.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+/// The per-attempt timeout of every S3 dictionary unless configured otherwise (the SDK
+/// sets none by default). A PUT gets this plus one second per MiB of body.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Configures an S3 dictionary and connects its [`S3Store`].
 ///
 /// Credentials, region and endpoint come from the standard AWS chain (environment,
 /// profiles, SSO, IMDS; `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL` are honoured) unless
 /// set here. With a custom endpoint, path-style addressing and "checksums only when
 /// required" are the defaults, because most S3-compatible servers need them.
+///
+/// # Timeouts
+/// No request waits forever. By default (each overridable here, in the URL, or with the
+/// CLI's flags):
+///
+/// - **connect**: [`DEFAULT_CONNECT_TIMEOUT`] (3.1 s) to set up a connection
+///   ([`connect_timeout`](Self::connect_timeout), URL `connect_timeout_ms`);
+/// - **attempt**: [`DEFAULT_ATTEMPT_TIMEOUT`] (30 s) per attempt of a request, until its
+///   answer's headers arrive ([`attempt_timeout`](Self::attempt_timeout), URL
+///   `attempt_timeout_ms`). A PUT of `n` bytes gets the attempt timeout plus `n` / 1 MiB
+///   seconds, so a large upload is never cut short; a GET's body is read after the
+///   attempt, so a large download is not either;
+/// - **stalled transfers**: the SDK's stalled-stream protection, on by default for
+///   uploads and downloads, fails a body whose throughput stays under 1 byte/s for 5 s.
+///
+/// The SDK itself sets only the 3.1 s connect timeout and the stalled-stream protection:
+/// without an attempt timeout, a server that accepts a connection and never answers
+/// would hang a call forever. Each attempt is bounded, and the SDK retries (standard: 3
+/// attempts), so a call against a hung server fails after about `attempts × attempt
+/// timeout` plus the backoff between them, with [`Error::Timeout`]. No timeout covers
+/// a whole operation (it would cut large transfers short).
+///
+/// A [`timeout_config`](Self::timeout_config) wins where it sets something (including
+/// `TimeoutConfig::disabled()`, which switches every bound off); then the methods here;
+/// then the timeouts of a given [`client`](Self::client) or
+/// [`sdk_config`](Self::sdk_config); then the defaults above.
 #[must_use]
 pub struct S3DictBuilder {
     bucket: String,
@@ -41,6 +77,8 @@ pub struct S3DictBuilder {
     checksums_when_required: Option<bool>,
     retry: Option<RetryConfig>,
     timeout: Option<TimeoutConfig>,
+    connect_timeout: Option<Duration>,
+    attempt_timeout: Option<Duration>,
     codec: Codec,
     digest_len: usize,
     append_only: bool,
@@ -153,11 +191,30 @@ url_settings! {
         |b, v, cx| Ok(b.force_path_style(cx.flag(v)?));
     ["racy_fallback"] "emulate missing conditional requests with a HEAD first (races)" =>
         |b, v, cx| Ok(b.allow_racy_fallback(cx.flag(v)?));
+    ["connect_timeout_ms"] "the connect timeout in milliseconds (default 3100)" =>
+        |b, v, cx| Ok(b.connect_timeout(millis(v, cx)?));
+    ["attempt_timeout_ms"] "the per-attempt timeout in milliseconds (default 30000; a PUT gets 1 s more per MiB)" =>
+        |b, v, cx| Ok(b.attempt_timeout(millis(v, cx)?));
     ["concurrency"] "requests in flight for bulk operations" =>
         |b, v, cx| Ok(b.concurrency(
             v.parse().ok().filter(|n| *n > 0)
                 .ok_or_else(|| cx.bad(format!("concurrency={v:?} is not a number > 0")))?,
         ));
+}
+
+/// A duration in milliseconds, more than 0, from a URL parameter.
+fn millis(value: &str, cx: &UrlContext<'_>) -> Result<Duration> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(Duration::from_millis)
+        .ok_or_else(|| {
+            cx.bad(format!(
+                "{}={value:?} is not a number of milliseconds > 0",
+                cx.name
+            ))
+        })
 }
 
 /// Every URL parameter `s3://` URLs take, as (name, meaning), in documentation order
@@ -200,6 +257,8 @@ impl S3DictBuilder {
             checksums_when_required: None,
             retry: None,
             timeout: None,
+            connect_timeout: None,
+            attempt_timeout: None,
             codec: Codec::default(),
             digest_len: DEFAULT_DIGEST_LEN,
             append_only: false,
@@ -253,10 +312,54 @@ impl S3DictBuilder {
         self
     }
 
-    /// The SDK's timeouts.
+    /// The SDK's timeouts; what this sets wins over [`connect_timeout`](Self::connect_timeout),
+    /// [`attempt_timeout`](Self::attempt_timeout) and the defaults (see
+    /// [Timeouts](Self#timeouts)).
     pub fn timeout_config(mut self, timeout: TimeoutConfig) -> Self {
         self.timeout = Some(timeout);
         self
+    }
+
+    /// The longest wait for a connection to the endpoint (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`], 3.1 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// The longest wait for the answer to one attempt of a request (default
+    /// [`DEFAULT_ATTEMPT_TIMEOUT`], 30 s); a PUT gets one second more per MiB of body.
+    /// A timed-out attempt is retried as the retry configuration says, then the call fails
+    /// with [`Error::Timeout`] (a conditional write: see [`Error::OutcomeUnknown`]).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// The effective timeouts over those of the base SDK configuration `base`.
+    fn timeouts(&self, base: Option<&TimeoutConfig>) -> TimeoutConfig {
+        let mut methods = TimeoutConfig::builder();
+        if let Some(t) = self.connect_timeout {
+            methods = methods.connect_timeout(t);
+        }
+        if let Some(t) = self.attempt_timeout {
+            methods = methods.operation_attempt_timeout(t);
+        }
+        let mut effective = match &self.timeout {
+            Some(t) => t.clone(),
+            None => TimeoutConfig::builder().build(),
+        };
+        effective.take_defaults_from(&methods.build());
+        if let Some(base) = base {
+            effective.take_defaults_from(base);
+        }
+        effective.take_defaults_from(
+            &TimeoutConfig::builder()
+                .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+                .operation_attempt_timeout(DEFAULT_ATTEMPT_TIMEOUT)
+                .build(),
+        );
+        effective
     }
 
     /// The value codec (default: bincode).
@@ -385,11 +488,15 @@ impl S3DictBuilder {
                 .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
                 .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
         }
+        let base = match (&self.client, &self.sdk_config) {
+            (Some(client), _) => client.config().timeout_config().cloned(),
+            (None, Some(sdk)) => sdk.timeout_config().cloned(),
+            (None, None) => None,
+        };
+        let timeouts = self.timeouts(base.as_ref());
+        config = config.timeout_config(timeouts.clone());
         if let Some(retry) = self.retry {
             config = config.retry_config(retry);
-        }
-        if let Some(timeout) = self.timeout {
-            config = config.timeout_config(timeout);
         }
         config = config.interceptor(CountingInterceptor(Arc::clone(&stats)));
         let endpoint_url = endpoint_url.unwrap_or_else(|| "s3".to_owned());
@@ -397,6 +504,7 @@ impl S3DictBuilder {
             sdk: Client::from_conf(config.build()),
             endpoint: format!("{endpoint_url}/{}", self.bucket),
             bucket: self.bucket,
+            timeouts: Timeouts { config: timeouts },
         };
         let capabilities = match self.capabilities {
             Some(declared) => probe::declared(declared),
@@ -472,7 +580,8 @@ mod tests {
             assert!(!s.doc.is_empty());
         }
         let url = "s3://b/p?endpoint=http://h:1&region=r&codec=json&digest_len=0&append_only=true\
-                   &capabilities=none&create_bucket=1&path_style=no&racy_fallback=yes&concurrency=3";
+                   &capabilities=none&create_bucket=1&path_style=no&racy_fallback=yes&concurrency=3\
+                   &connect_timeout_ms=250&attempt_timeout_ms=1500";
         let b = S3DictBuilder::from_url(url).expect("every parameter parses");
         assert_eq!(b.endpoint_url.as_deref(), Some("http://h:1"));
         assert_eq!(b.region.as_deref(), Some("r"));
@@ -481,6 +590,62 @@ mod tests {
         assert!(b.create_bucket && b.racy_fallback);
         assert_eq!(b.force_path_style, Some(false));
         assert_eq!(url_parameters().count(), URL_SETTINGS.len());
+        assert_eq!(b.connect_timeout, Some(Duration::from_millis(250)));
+        assert_eq!(b.attempt_timeout, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn timeouts_default_and_override_in_order() {
+        let defaults = S3DictBuilder::new("b").timeouts(None);
+        assert_eq!(defaults.connect_timeout(), Some(DEFAULT_CONNECT_TIMEOUT));
+        assert_eq!(
+            defaults.operation_attempt_timeout(),
+            Some(DEFAULT_ATTEMPT_TIMEOUT)
+        );
+        assert_eq!(
+            defaults.operation_timeout(),
+            None,
+            "no bound on a whole call"
+        );
+        let secs = Duration::from_secs;
+        let base = TimeoutConfig::builder()
+            .connect_timeout(secs(7))
+            .operation_attempt_timeout(secs(8))
+            .build();
+        let from_base = S3DictBuilder::new("b").timeouts(Some(&base));
+        assert_eq!(from_base.connect_timeout(), Some(secs(7)));
+        assert_eq!(from_base.operation_attempt_timeout(), Some(secs(8)));
+        let methods = S3DictBuilder::new("b")
+            .connect_timeout(secs(1))
+            .attempt_timeout(secs(2));
+        let t = methods.timeouts(Some(&base));
+        assert_eq!(t.connect_timeout(), Some(secs(1)));
+        assert_eq!(t.operation_attempt_timeout(), Some(secs(2)));
+        let config = methods.timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(secs(3))
+                .build(),
+        );
+        let t = config.timeouts(Some(&base));
+        assert_eq!(
+            t.connect_timeout(),
+            Some(secs(1)),
+            "timeout_config wins where it sets"
+        );
+        assert_eq!(t.operation_attempt_timeout(), Some(secs(3)));
+        let off = S3DictBuilder::new("b")
+            .attempt_timeout(secs(2))
+            .timeout_config(TimeoutConfig::disabled())
+            .timeouts(None);
+        assert!(!off.has_timeouts(), "disabled() switches every bound off");
+        let timeouts = Timeouts { config: defaults };
+        assert_eq!(timeouts.put_attempt(0), Some(DEFAULT_ATTEMPT_TIMEOUT));
+        assert_eq!(
+            timeouts.put_attempt(10 << 20),
+            Some(DEFAULT_ATTEMPT_TIMEOUT + secs(10)),
+            "one second more per MiB"
+        );
+        assert_eq!(Timeouts { config: off }.put_attempt(10 << 20), None);
     }
 
     #[test]
@@ -496,6 +661,9 @@ mod tests {
         assert!(msg("s3://b?concurrency=0").contains("is not a number > 0"));
         assert!(msg("s3://b?capabilities=x").contains("use aws, all, none or probe"));
         assert!(msg("s3://b?append_only=maybe").contains("append_only"));
+        assert!(msg("s3://b?attempt_timeout_ms=0")
+            .contains("attempt_timeout_ms=\"0\" is not a number of milliseconds > 0"));
+        assert!(msg("s3://b?connect_timeout_ms=1s").contains("connect_timeout_ms"));
     }
 
     #[test]

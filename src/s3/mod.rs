@@ -40,6 +40,10 @@
 //! Bulk operations keep at most [`S3DictBuilder::concurrency`] requests in flight. Every
 //! request and its body bytes are counted in [`S3Dict::stats`].
 //!
+//! No request waits forever: a connect timeout and a per-attempt timeout bound every
+//! request (defaults [`DEFAULT_CONNECT_TIMEOUT`] and [`DEFAULT_ATTEMPT_TIMEOUT`], PUTs
+//! scaled to their body); see [Timeouts](S3DictBuilder#timeouts).
+//!
 //! A refused conditional write is re-observed with one GET or HEAD to report the actual
 //! state. Every write carries a random write id in its user metadata: after an attempt
 //! whose answer was lost, one HEAD tells whether our write landed (see `resolve.rs`).
@@ -53,7 +57,9 @@ mod resolve;
 mod stats;
 mod store;
 
-pub use self::config::{url_parameters, S3DictBuilder};
+pub use self::config::{
+    url_parameters, S3DictBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
+};
 pub use self::dict::S3Dict;
 pub use self::probe::{ProbeCheck, ProbeReport, ProbeVerdict};
 pub use self::stats::{RequestKind, RequestStats, StatsSnapshot};

@@ -13,10 +13,13 @@
 //! An accepted wrong-ETag request (200/204) means the header was ignored; 501 or 400 mean
 //! it is not implemented.
 //!
-//! A probe that fails with an error (403 with read-only credentials, a missing bucket, the
-//! network) is remembered too: every later use in the process gets the same error (its
-//! kind and text) without sending the probe again. [`S3Store::probe_report`] probes again
-//! on demand.
+//! A probe that fails with a lasting error (403 with read-only credentials, a missing
+//! bucket, a wrong region, an endpoint that is not S3) is remembered too: every later use
+//! in the process gets the same error (its kind and text) without sending the probe again.
+//! A failure that may pass is not remembered, and the next use probes again: a retryable
+//! error ([`Error::Timeout`], a 5xx, a refused connection), missing credentials (the
+//! instance metadata service may answer later) and an unreachable endpoint.
+//! [`S3Store::probe_report`] probes again on demand.
 //!
 //! The probe runs in a task of its own, so that a caller that gives up (a dropped future,
 //! an aborted task) does not leave the probe object behind: it is always removed. (The
@@ -216,6 +219,26 @@ impl ProbeFailure {
                 source: None,
             },
             Error::Config(m) => Error::Config(m.clone()),
+            Error::WrongRegion {
+                endpoint,
+                operation,
+                region,
+                message,
+            } => Error::WrongRegion {
+                endpoint: endpoint.clone(),
+                operation: operation.clone(),
+                region: region.clone(),
+                message: message.clone(),
+            },
+            Error::NotS3 {
+                endpoint,
+                operation,
+                message,
+            } => Error::NotS3 {
+                endpoint: endpoint.clone(),
+                operation: operation.clone(),
+                message: message.clone(),
+            },
             other => Error::backend(
                 "s3",
                 "capability probe",
@@ -251,13 +274,21 @@ pub(crate) async fn capabilities(
     client: &S3Client,
     root: &str,
 ) -> Result<Capabilities> {
-    cell.get_or_init(|| async {
-        spawned(client.clone(), root.to_owned())
-            .await
-            .map(|report| report.capabilities())
-            .map_err(|e| ProbeFailure(Arc::new(e)))
+    // A failure that may pass is not remembered (see the module docs): the next
+    // operation probes again. Any other failure is given again without a request.
+    cell.get_or_try_init(|| async {
+        match spawned(client.clone(), root.to_owned()).await {
+            Ok(report) => Ok(Ok(report.capabilities())),
+            Err(e)
+                if e.is_retryable()
+                    || matches!(e, Error::NoCredentials { .. } | Error::Unreachable { .. }) =>
+            {
+                Err(e)
+            }
+            Err(e) => Ok(Err(ProbeFailure(Arc::new(e)))),
+        }
     })
-    .await
+    .await?
     .clone()
     .map_err(|failure| failure.error())
 }
@@ -355,7 +386,17 @@ where
         }),
         Err(e) => {
             let answer = classify(&e);
-            if matches!(answer, Answer::Forbidden(_) | Answer::NoSuchBucket) {
+            // No verdict can come of these: the probe ends with the error.
+            let fatal = matches!(
+                answer,
+                Answer::Forbidden(_)
+                    | Answer::NoSuchBucket
+                    | Answer::WrongRegion(..)
+                    | Answer::NotS3(_)
+            ) || (e.raw_response().is_none()
+                && super::classify::no_answer(&e).is_some())
+                || matches!(e, SdkError::TimeoutError(_));
+            if fatal {
                 return Err(client.error(operation, e));
             }
             let described = match (e.raw_response(), e.code()) {

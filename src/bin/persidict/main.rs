@@ -20,6 +20,8 @@ URLs:
   mem://?codec=C&append_only=true   (a new, empty dictionary for this one command)
   Codecs: bincode (default), json, raw, text. Credentials come from the standard AWS
   chain (AWS_ACCESS_KEY_ID, profiles, SSO, ...); AWS_ENDPOINT_URL is honoured.
+  Timeouts: connect_timeout_ms (default 3100), attempt_timeout_ms (default 30000, and
+  1 s more per MiB for a PUT), or --connect-timeout-ms / --attempt-timeout-ms.
 
 Keys are written a/b/c: parts of 1-200 characters from A-Z a-z 0-9 ( ) _ - ~ . =
 With --escape any text works: each /-separated part is escaped (persidict's reversible
@@ -49,6 +51,14 @@ struct Cli {
     /// unescaped in `ls`.
     #[arg(long, global = true)]
     escape: bool,
+    /// S3: the connect timeout in milliseconds (default 3100; overrides the URL's
+    /// connect_timeout_ms).
+    #[arg(long, global = true, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    connect_timeout_ms: Option<u64>,
+    /// S3: the per-attempt timeout in milliseconds (default 30000, and 1 s more per MiB
+    /// for a PUT; overrides the URL's attempt_timeout_ms). The SDK makes 3 attempts.
+    #[arg(long, global = true, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    attempt_timeout_ms: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -140,9 +150,51 @@ impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         Failure(match e {
             Error::NotFound { key } => format!("not found: key {key}"),
-            other => other.to_string(),
+            other => with_causes(&other),
         })
     }
+}
+
+/// The error's message followed by `: <cause>` for each error of its `source()` chain that
+/// adds something: a cause whose text is already in the line, that only names a kind of
+/// failure, or that is a structure's dump, is left out.
+fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
+    // What the SDK's wrappers say without saying anything.
+    const EMPTY: &[&str] = &[
+        "dispatch failure",
+        "service error",
+        "response error",
+        "io error",
+        "other",
+        "unhandled error",
+        "request has timed out",
+        "timeout",
+    ];
+    let mut line = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let text = e
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let lower = text.to_ascii_lowercase();
+        // A structure's dump (the SDK's error metadata prints as one) says again what
+        // the line already says from the answer.
+        let dump = text.ends_with('}') && text.contains(" { ");
+        let unhandled = lower.starts_with("unhandled error");
+        if !text.is_empty()
+            && !dump
+            && !unhandled
+            && !EMPTY.contains(&lower.as_str())
+            && !line.to_ascii_lowercase().contains(&lower)
+        {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cur = e.source();
+    }
+    line
 }
 
 impl From<persidict::InvalidKey> for Failure {
@@ -187,12 +239,31 @@ async fn run(cli: Cli) -> Outcome {
         | Command::Export { url, .. }
         | Command::Import { url, .. } => url.clone(),
     };
+    let url = with_timeouts(&cli, url);
     let dict: Opened<Encoded> = Opened::open(&url).await?;
     let result = command(&cli, &dict).await;
     if cli.stats {
         print_stats(&cli, &dict);
     }
     result
+}
+
+/// An `s3://` URL with the timeout flags appended as URL parameters (the last of a
+/// repeated parameter wins, so the flags override the URL).
+fn with_timeouts(cli: &Cli, mut url: String) -> String {
+    if !url.starts_with("s3://") {
+        return url;
+    }
+    for (name, value) in [
+        ("connect_timeout_ms", cli.connect_timeout_ms),
+        ("attempt_timeout_ms", cli.attempt_timeout_ms),
+    ] {
+        if let Some(ms) = value {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&format!("{name}={ms}"));
+        }
+    }
+    url
 }
 
 async fn command(cli: &Cli, dict: &Opened<Encoded>) -> Outcome {
@@ -564,6 +635,54 @@ mod tests {
         assert_eq!(rfc3339(t), "2000-02-29T12:34:56Z");
         let t = UNIX_EPOCH + Duration::from_secs(4_102_444_799);
         assert_eq!(rfc3339(t), "2099-12-31T23:59:59Z");
+    }
+
+    #[derive(Debug)]
+    struct Chain(&'static str, Option<Box<Chain>>);
+
+    impl std::fmt::Display for Chain {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Chain {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|c| c as _)
+        }
+    }
+
+    #[test]
+    fn causes_are_added_once_without_dumps() {
+        let chain = |texts: &[&'static str]| {
+            texts
+                .iter()
+                .rev()
+                .fold(None, |inner, t| Some(Box::new(Chain(t, inner))))
+                .expect("a chain")
+        };
+        let e = chain(&[
+            "ep: PUT failed: HTTP 500 InternalError: try again",
+            "service error",
+            "unhandled error (InternalError)",
+            "Error { code: \"InternalError\", message: \"try again\" }",
+        ]);
+        assert_eq!(
+            with_causes(e.as_ref()),
+            "ep: PUT failed: HTTP 500 InternalError: try again"
+        );
+        let e = chain(&[
+            "ep: GET: cannot reach the endpoint: connection refused",
+            "dispatch failure",
+            "client error (Connect)",
+            "tcp connect error: Connection refused (os error 111)",
+            "Connection refused (os error 111)",
+        ]);
+        assert_eq!(
+            with_causes(e.as_ref()),
+            "ep: GET: cannot reach the endpoint: connection refused: client error (Connect): \
+             tcp connect error: Connection refused (os error 111)"
+        );
     }
 
     #[test]
