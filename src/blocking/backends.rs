@@ -217,6 +217,7 @@ impl FileDictBuilder {
         fn digest_len(digest_len: usize);
         fn append_only(on: bool);
         fn max_value_size(bytes: u64);
+        fn lock_timeout(timeout: std::time::Duration);
     }
 
     /// Builds the dictionary, creating the directory (and its parents) if missing; see
@@ -367,6 +368,8 @@ mod s3 {
             fn checksums_when_required(on: bool);
             fn retry_config(retry: RetryConfig);
             fn timeout_config(timeout: TimeoutConfig);
+            fn connect_timeout(timeout: std::time::Duration);
+            fn attempt_timeout(timeout: std::time::Duration);
             fn codec(codec: Codec);
             fn digest_len(digest_len: usize);
             fn append_only(on: bool);
