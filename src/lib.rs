@@ -93,6 +93,26 @@
 //! multi-threaded tokio runtime, started on first use; calling them from inside a tokio
 //! runtime panics with a message that points to the async API.
 //!
+//! ```
+//! # #[cfg(feature = "blocking")]
+//! # fn main() -> persidict::Result<()> {
+//! use persidict::blocking::MemDict;
+//! use persidict::{Key, Write};
+//!
+//! let d = MemDict::<u64>::new();
+//! let k = Key::new(["counters", "visits"])?;
+//! std::thread::scope(|s| {
+//!     for _ in 0..4 {
+//!         s.spawn(|| d.transform(&k, |n| Write::Value(n.unwrap_or(0) + 1)));
+//!     }
+//! });
+//! assert_eq!(d.get(&k)?, 4);
+//! assert_eq!(d.keys().count(), 1); // an iterator that lists as it goes
+//! # Ok(()) }
+//! # #[cfg(not(feature = "blocking"))]
+//! # fn main() {}
+//! ```
+//!
 //! ## More dictionaries
 //! - [`WriteOnceDict`]: over any dictionary, each key written once — memoised results of
 //!   deterministic functions across machines. The first write is an insert-if-absent; a
