@@ -137,6 +137,8 @@ struct State {
     active: std::sync::atomic::AtomicBool,
     /// A one-shot "drop this answer" for the next request with this method.
     one_drop: Mutex<Option<OneDrop>>,
+    /// A one-shot "reset instead of forwarding" for the next request with this method.
+    one_reset: Mutex<Option<String>>,
 }
 
 /// The next request with `method` is forwarded; once the server has answered, the proxy
@@ -185,6 +187,7 @@ impl Proxy {
             log: Mutex::new(Vec::new()),
             active: std::sync::atomic::AtomicBool::new(true),
             one_drop: Mutex::new(None),
+            one_reset: Mutex::new(None),
         });
         let st = Arc::clone(&state);
         let task = tokio::spawn(async move {
@@ -228,6 +231,12 @@ impl Proxy {
         };
         *self.state.one_drop.lock().unwrap() = Some(one.clone());
         one
+    }
+
+    /// Arms a one-shot reset of the client connection, instead of forwarding, for the next
+    /// `method` request: the server never sees it, the client cannot tell.
+    pub fn reset_next_request(&self, method: &str) {
+        *self.state.one_reset.lock().unwrap() = Some(method.to_owned());
     }
 
     /// Switches fault injection on or off (requests are always forwarded when off).
@@ -471,7 +480,11 @@ async fn serve(st: Arc<State>, conn: TcpStream) -> std::io::Result<()> {
         }
         let body = read_body(&mut client, &head, false).await?;
         st.count(|c| &c.requests);
-        let fault = st.pick();
+        let reset_this = {
+            let mut one = st.one_reset.lock().unwrap();
+            one.take_if(|m| *m == method).is_some()
+        };
+        let fault = if reset_this { Fault::Reset } else { st.pick() };
         match fault {
             Fault::Reset => {
                 st.count(|c| &c.reset);
