@@ -122,9 +122,10 @@ pub enum Error {
     ///
     /// This happens when an attempt's answer was lost (a timeout, a reset or closed
     /// connection, a `500`) so that the server may have applied it, and the attempts that
-    /// followed cannot settle it: a retry was refused by an object that does not carry this
-    /// write's id (another writer may have overwritten ours after it landed), or every
-    /// retry failed too. The operation is *not* retried and a
+    /// followed cannot settle it: the object's write ids neither hold this write's id nor
+    /// reach back to the version it replaced (a plain put, a delete or another client's
+    /// write came in between, or an insert outside an append-only dictionary found another
+    /// object), or the read-back failed too. The operation is *not* retried and a
     /// [`transform`](crate::PersiDict::transform) does *not* call its function again,
     /// because either could apply the update twice.
     ///

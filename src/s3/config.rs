@@ -376,6 +376,12 @@ impl S3DictBuilder {
     }
 
     /// Values can be inserted, never overwritten or removed (default: off).
+    ///
+    /// It is also a promise that no client ever removes or replaces an object under the
+    /// root prefix, and the store relies on it to settle an insert whose answer was lost:
+    /// an object without this write's id then proves the insert did not land. A store from
+    /// [`build_store`](Self::build_store) takes that promise too, though it does not
+    /// refuse overwrites itself (wrap it in [`AppendOnly`](crate::store::AppendOnly)).
     pub fn append_only(mut self, on: bool) -> Self {
         self.append_only = on;
         self
@@ -432,7 +438,8 @@ impl S3DictBuilder {
     }
 
     /// Connects the byte-level store alone (loads the AWS configuration; no request is
-    /// sent unless the bucket is to be created); the typed settings are not used.
+    /// sent unless the bucket is to be created); the typed settings are not used, except
+    /// the [`append_only`](Self::append_only) promise.
     pub async fn build_store(self) -> Result<S3Store> {
         Ok(self.connect().await?.0)
     }
@@ -521,6 +528,7 @@ impl S3DictBuilder {
             capabilities,
             racy_fallback: self.racy_fallback,
             concurrency: self.concurrency,
+            append_only: self.append_only,
         });
         let settings = DictSettings {
             codec: self.codec,

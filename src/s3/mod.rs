@@ -45,8 +45,10 @@
 //! scaled to their body); see [Timeouts](S3DictBuilder#timeouts).
 //!
 //! A refused conditional write is re-observed with one GET or HEAD to report the actual
-//! state. Every write carries a random write id in its user metadata: after an attempt
-//! whose answer was lost, one HEAD tells whether our write landed (see `resolve.rs`).
+//! state. Every write carries a random write id in its user metadata, and a
+//! compare-and-swap also the ids of the versions it replaced: after an attempt whose
+//! answer was lost, one HEAD tells whether our write landed, even when other writers
+//! have replaced it since (see `resolve.rs` and the README's Reliability section).
 
 mod classify;
 mod client;

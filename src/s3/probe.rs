@@ -45,7 +45,7 @@ use tracing::debug;
 
 use super::classify::{classify, Answer};
 use super::client::{new_write_id, S3Client, WRITE_ID};
-use crate::cond::ETag;
+use crate::cond::{ETag, Lineage};
 use crate::error::{Error, Result};
 use crate::store::Capabilities;
 
@@ -493,7 +493,7 @@ impl Probe<'_> {
                 self.key,
                 &Bytes::from_static(body),
                 "application/octet-stream",
-                &new_write_id(),
+                &Lineage::new(&new_write_id(), None),
             )
             .await
     }

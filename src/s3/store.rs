@@ -19,9 +19,12 @@
 //! then a HEAD checks the precondition and an unconditional request follows, and another
 //! writer can slip in between. `If-None-Match: <etag>` is never sent on a PUT (AWS answers
 //! 501). A conditional request whose answer was lost is never sent again blindly: one
-//! HEAD settles it (a PUT is written when the object carries its write id, else its
-//! outcome is [`Error::OutcomeUnknown`]). Every PUT carries a fresh write id, the same on
-//! all attempts of one write, in its user metadata (`x-amz-meta-persidict-write-id`).
+//! HEAD settles it (see [`resolve`](super::resolve)). Every PUT carries a fresh write id,
+//! the same on all attempts of one write, in its user metadata
+//! (`x-amz-meta-persidict-write-id`); a `write(IfMatch(e))` whose ETag `e` was read from
+//! this store also records the write ids of the version it replaces
+//! (`x-amz-meta-persidict-write-chain`), and the ETag it returns remembers both, so that
+//! a compare-and-swap on it chains on.
 
 use std::sync::Arc;
 
@@ -31,9 +34,9 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use super::client::{new_write_id, Attempted, Got, Head, Lost, S3Client};
 use super::probe::{self, Cell, ProbeReport};
-use super::resolve;
+use super::resolve::{self, ConditionalPut};
 use super::stats::RequestStats;
-use crate::cond::ETag;
+use crate::cond::{ETag, Lineage};
 use crate::error::{Capability, Error, Result};
 use crate::store::{
     check_name, unsupported, Capabilities, DeleteCondition, DeleteResult, Object, ObjectMeta,
@@ -63,6 +66,9 @@ struct Inner {
     capabilities: Cell,
     racy_fallback: bool,
     concurrency: usize,
+    /// The caller's promise that nothing under the root is ever replaced or removed; it
+    /// settles inserts whose answer was lost.
+    append_only: bool,
 }
 
 /// What [`S3Store::new`] is made of.
@@ -74,6 +80,7 @@ pub(crate) struct StoreParts {
     pub(crate) capabilities: Cell,
     pub(crate) racy_fallback: bool,
     pub(crate) concurrency: usize,
+    pub(crate) append_only: bool,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -102,6 +109,7 @@ impl S3Store {
                 capabilities: parts.capabilities,
                 racy_fallback: parts.racy_fallback,
                 concurrency: parts.concurrency.max(1),
+                append_only: parts.append_only,
             }),
         }
     }
@@ -258,15 +266,21 @@ impl ObjectStore for S3Store {
         check_name(name)?;
         let key = self.object_key(name);
         let client = &self.inner.client;
-        // One id for the logical write, the same on every attempt.
-        let write_id = new_write_id();
         let (if_match, capability) = match &condition {
-            WriteCondition::Always => {
-                let etag = client.put(&key, &body, content_type, &write_id).await?;
-                return Ok(WriteResult::Written(etag));
-            }
-            WriteCondition::IfAbsent => (None, Capability::PutIfAbsent),
-            WriteCondition::IfMatch(e) => (Some(e), Capability::PutIfMatch),
+            WriteCondition::Always => (None, None),
+            WriteCondition::IfAbsent => (None, Some(Capability::PutIfAbsent)),
+            WriteCondition::IfMatch(e) => (Some(e), Some(Capability::PutIfMatch)),
+        };
+        // One write id for the logical write, the same on every attempt; a
+        // compare-and-swap records the ids of the version it replaces after it.
+        let lineage = Lineage::new(&new_write_id(), if_match.and_then(ETag::lineage));
+        let written = |etag: ETag| {
+            Ok(WriteResult::Written(
+                etag.with_lineage(Some(lineage.clone())),
+            ))
+        };
+        let Some(capability) = capability else {
+            return written(client.put(&key, &body, content_type, &lineage).await?);
         };
         let caps = self.capabilities().await?;
         if let Mode::Emulated = self.mode(caps.has(capability), capability)? {
@@ -274,27 +288,34 @@ impl ObjectStore for S3Store {
             if self.current(&key).await?.as_ref() != if_match {
                 return Ok(WriteResult::Refused);
             }
-            let etag = client.put(&key, &body, content_type, &write_id).await?;
-            return Ok(WriteResult::Written(etag));
+            return written(client.put(&key, &body, content_type, &lineage).await?);
         }
+        let put = ConditionalPut {
+            name,
+            key: &key,
+            body: &body,
+            lineage: &lineage,
+            replaces: if_match,
+            append_only: self.inner.append_only,
+        };
         let sent = client
-            .put_conditional(&key, &body, content_type, &write_id, if_match, |why| {
-                let (key, write_id) = (&key, &write_id);
-                async move {
-                    resolve::put(client, name, key, write_id, why)
-                        .await
-                        .map(Lost::Settled)
-                }
+            .put_conditional(&key, &body, content_type, &lineage, if_match, |why| {
+                resolve::put(client, &put, why)
             })
             .await?;
         match sent {
-            Attempted::Applied(etag) => Ok(WriteResult::Written(etag)),
+            Attempted::Applied(etag) => written(etag),
             Attempted::Settled(result) => Ok(result),
             Attempted::Refused { after_lost: false } => Ok(WriteResult::Refused),
             // A refusal after a lost answer may be our own write refusing its retry.
             Attempted::Refused { after_lost: true } => {
                 let why = "an earlier attempt's answer was lost, then a later one was refused";
-                resolve::put(client, name, &key, &write_id, why.into()).await
+                match resolve::put(client, &put, why.into()).await? {
+                    Lost::Settled(result) => Ok(result),
+                    // Not landed, and the refusal came from a change since undone (the
+                    // version we replace is back): the caller looks again.
+                    Lost::Resend => Ok(WriteResult::Refused),
+                }
             }
         }
     }
