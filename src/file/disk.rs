@@ -714,7 +714,18 @@ impl Disk {
         if parent.is_dir() {
             return Ok(());
         }
-        fs::create_dir_all(&parent).map_err(|e| self.io_error("create", &parent, e))?;
+        let mut attempt = 1;
+        loop {
+            match fs::create_dir_all(&parent) {
+                Ok(()) => break,
+                // A concurrent delete removed an ancestor it had emptied, between its
+                // creation and that of its child: create them again.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < MAX_WRITE_ATTEMPTS => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(self.io_error("create", &parent, e)),
+            }
+        }
         let mut dir = self.root.clone();
         sync_dir(&dir).map_err(|e| self.io_error("fsync", &dir, e))?;
         for part in dirs.split('/') {
