@@ -3,6 +3,8 @@
 #![cfg(feature = "cli")]
 
 mod common;
+#[path = "common/http.rs"]
+mod http;
 
 use std::io::Write;
 use std::path::Path;
@@ -466,4 +468,59 @@ fn file_escape_flag_round_trips() {
     ok(&["rm", "--escape", &u, "docs/my file.txt"]);
     assert_eq!(text(ok(&["count", &u])), "3\n");
     assert!(tmp.path().join("users/ann=40example.com.txt").is_file());
+}
+
+/// `presign` prints a request anyone can send without credentials; an insert can create
+/// the key once and never overwrite it.
+#[test]
+fn seaweedfs_cli_presign() {
+    let Some(s) = common::server("seaweedfs") else {
+        return;
+    };
+    let u = s3_url(&s, "cli-presign", "codec=text&create_bucket=true");
+    ok(&["put", &u, "a/k", "hello"]);
+    let line = text(ok(&["presign", &u, "a/k"]));
+    assert!(line.starts_with("curl --fail-with-body -X GET "), "{line}");
+    let send = |signed: &serde_json::Value, body: &[u8]| {
+        let headers: Vec<(String, String)> = signed["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(http::send(
+            signed["method"].as_str().unwrap(),
+            signed["url"].as_str().unwrap(),
+            &headers,
+            body,
+        ))
+    };
+    let get = json(ok(&[
+        "presign",
+        "--json",
+        &u,
+        "a/k",
+        "--expires-secs",
+        "60",
+    ]));
+    assert_eq!(get["method"], "GET");
+    assert_eq!(get["expires_in_secs"], 60);
+    let a = send(&get, b"");
+    assert_eq!((a.status, a.body), (200, b"hello".to_vec()));
+
+    let insert = json(ok(&[
+        "presign", "--json", "--method", "insert", &u, "a/new",
+    ]));
+    assert_eq!(insert["method"], "PUT");
+    assert_eq!(insert["headers"]["if-none-match"], "*");
+    assert_eq!(send(&insert, b"created").status, 200);
+    assert_eq!(send(&insert, b"again").status, 412);
+    assert_eq!(text(ok(&["get", &u, "a/new"])), "created");
+
+    let e = fails(&["presign", "--expires-secs", "604801", &u, "a/k"], 2);
+    assert!(e.contains("604801"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let e = fails(&["presign", &file_url(dir.path(), ""), "a/k"], 1);
+    assert!(e.contains("need an s3:// dictionary"), "{e}");
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::config::S3DictBuilder;
+use super::presign::{Presign, PresignedRequest};
 use super::probe::ProbeReport;
 use super::stats::RequestStats;
 use super::store::S3Store;
@@ -136,6 +137,49 @@ impl<V: Value> S3Dict<V> {
     /// `/`).
     fn dict_prefix(&self) -> String {
         self.dict.naming().dir_prefix(&self.prefix)
+    }
+
+    /// Signs a request for `key` that anyone holding it can send with a plain HTTP client
+    /// until it expires: read the value ([`Presign::Get`]), write it ([`Presign::Put`]),
+    /// or create it only ([`Presign::Insert`], `If-None-Match: *` signed, so the holder
+    /// can never overwrite). A PUT's body must be the value encoded with this
+    /// dictionary's codec; its `Content-Type` is signed. Sends no request (an `Insert`
+    /// may probe the endpoint once); see [`presign`](super::presign).
+    ///
+    /// ```no_run
+    /// # async fn demo(d: persidict::S3Dict<String>) -> persidict::Result<()> {
+    /// use std::time::Duration;
+    /// use persidict::s3::Presign;
+    /// use persidict::Key;
+    ///
+    /// let upload = d
+    ///     .presign(&Key::try_from("reports/2026")?, Presign::Insert, Duration::from_secs(3600))
+    ///     .await?;
+    /// println!("{}", upload.curl("report.bin")); // one upload, never an overwrite
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::AppendOnly`](crate::Error::AppendOnly) for a `Put` on an append-only
+    /// dictionary (use `Insert`); [`Error::Unsupported`](crate::Error::Unsupported) for
+    /// an `Insert` where `If-None-Match: *` is not enforced; [`Error::Config`](crate::Error::Config)
+    /// for an expiry over [`MAX_PRESIGNED_EXPIRY`](super::MAX_PRESIGNED_EXPIRY).
+    #[doc(alias = "presigned_url")]
+    pub async fn presign(
+        &self,
+        key: &Key,
+        what: Presign,
+        expires_in: std::time::Duration,
+    ) -> Result<PresignedRequest> {
+        let options = self.dict.options();
+        if what == Presign::Put && options.append_only {
+            return Err(crate::Error::append_only(key, "presigned overwrite"));
+        }
+        let name = format!("{}{}", self.dict_prefix(), self.dict.object_name(key)?);
+        let content_type = options.codec.content_type();
+        self.store
+            .presign(&name, what, content_type, expires_in)
+            .await
     }
 
     /// Runs the capability probe now and reports, for each capability, the request sent,

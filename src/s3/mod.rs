@@ -14,6 +14,7 @@
 //! | `classify.rs` | how every S3 answer is classified, and turned into [`Error`](crate::Error) |
 //! | `probe.rs` | which conditional requests the endpoint enforces, once per endpoint and bucket |
 //! | `stats.rs` | request accounting |
+//! | `presign.rs` | requests signed in advance, for holders without credentials |
 //! | `store.rs` | [`S3Store`]: the [`ObjectStore`](crate::ObjectStore) on S3 |
 //! | `dict.rs` | [`S3Dict`]: the typed dictionary over an [`S3Store`] |
 //!
@@ -36,6 +37,7 @@
 //! | `delete_many(n keys)` | ⌈n/1000⌉ DeleteObjects, bounded concurrency |
 //! | `values`, `items` | ⌈n/1000⌉ LIST + n GETs, bounded concurrency, streaming |
 //! | `get_many`, `put_many`, `discard_many` | one request per key as above, bounded concurrency |
+//! | [`S3Dict::presign`] (`Get`, `Put`, `Insert`) | none: signed locally (`Insert` needs the capabilities, probed once); the holder sends 1 GET or PUT |
 //!
 //! Bulk operations keep at most [`S3DictBuilder::concurrency`] requests in flight. Every
 //! request and its body bytes are counted in [`S3Dict::stats`].
@@ -54,6 +56,7 @@ mod classify;
 mod client;
 mod config;
 mod dict;
+pub mod presign;
 pub mod probe;
 mod resolve;
 mod stats;
@@ -63,6 +66,7 @@ pub use self::config::{
     url_parameters, S3DictBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
 };
 pub use self::dict::S3Dict;
+pub use self::presign::{Presign, PresignedRequest, MAX_PRESIGNED_EXPIRY};
 pub use self::probe::{ProbeCheck, ProbeReport, ProbeVerdict};
 pub use self::stats::{RequestKind, RequestStats, StatsSnapshot};
 pub use self::store::S3Store;

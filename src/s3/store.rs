@@ -33,6 +33,7 @@ use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use super::client::{new_write_id, Attempted, Got, Head, Lost, S3Client};
+use super::presign::{self, Presign, PresignedRequest};
 use super::probe::{self, Cell, ProbeReport};
 use super::resolve::{self, ConditionalPut};
 use super::stats::RequestStats;
@@ -160,6 +161,38 @@ impl S3Store {
             &self.inner.capabilities,
             &self.inner.client,
             &self.inner.root,
+        )
+        .await
+    }
+
+    /// Signs a request for the object `name` that anyone holding it can send until it
+    /// expires (see [`presign`](super::presign)); a PUT is signed with `content_type`. No
+    /// request is sent, except that an [`Presign::Insert`] needs the capabilities (probed
+    /// once per endpoint and bucket, unless declared).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an expiry over 7 days; [`Error::Unsupported`] for an
+    /// `Insert` where `If-None-Match: *` is not enforced (its holder could overwrite).
+    pub async fn presign(
+        &self,
+        name: &str,
+        what: Presign,
+        content_type: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<PresignedRequest> {
+        check_name(name)?;
+        if what == Presign::Insert && !self.capabilities().await?.put_if_absent {
+            return Err(unsupported(
+                Capability::PutIfAbsent,
+                &self.unsupported_info(),
+            ));
+        }
+        presign::sign(
+            &self.inner.client,
+            &self.object_key(name),
+            what,
+            content_type,
+            expires_in,
         )
         .await
     }

@@ -117,6 +117,22 @@ enum Command {
         /// The dictionary URL.
         url: String,
     },
+    /// Sign a request for KEY that anyone can send without credentials until it expires
+    /// (s3:// only; nothing is sent): prints a curl command line, or with --json the
+    /// method, URL and the headers to send. An insert is a PUT that can only create KEY,
+    /// never overwrite it. A PUT's body is the stored bytes.
+    Presign {
+        /// The dictionary URL.
+        url: String,
+        /// The key, as a/b/c.
+        key: String,
+        /// What the request does.
+        #[arg(long, value_enum, default_value_t = PresignArg::Get)]
+        method: PresignArg,
+        /// Seconds until it expires (at most 604800, 7 days).
+        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+        expires_secs: u64,
+    },
     /// Copy every entry into a plain directory tree: DIR/<part>/.../<last part>.<ext>
     /// holding the stored bytes (existing files are never overwritten). The tree is the
     /// layout of file://DIR?digest_len=0 with the same codec.
@@ -140,6 +156,17 @@ enum Command {
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
         concurrency: u16,
     },
+}
+
+/// What a presigned request does.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PresignArg {
+    /// Read the value.
+    Get,
+    /// Write the value, replacing what is there.
+    Put,
+    /// Create the key only (a PUT signed with If-None-Match: *).
+    Insert,
 }
 
 /// A failure of the command: one line on stderr and exit status 1.
@@ -236,6 +263,7 @@ async fn run(cli: Cli) -> Outcome {
         | Command::Rm { url, .. }
         | Command::Count { url }
         | Command::Probe { url }
+        | Command::Presign { url, .. }
         | Command::Export { url, .. }
         | Command::Import { url, .. } => url.clone(),
     };
@@ -295,6 +323,12 @@ async fn command(cli: &Cli, dict: &Opened<Encoded>) -> Outcome {
             Ok(())
         }
         Command::Probe { .. } => probe(cli, dict).await,
+        Command::Presign {
+            key,
+            method,
+            expires_secs,
+            ..
+        } => presign(cli, dict, &parse_key(cli, key)?, *method, *expires_secs).await,
         Command::Export {
             dir, concurrency, ..
         } => {
@@ -539,6 +573,45 @@ async fn put(cli: &Cli, d: &PersiDict<Encoded>, key: &Key, value: &str, hex: boo
     let etag = d.put(key, Encoded(bytes)).await?;
     if cli.json {
         emit(&json!({ "key": key.to_string(), "etag": etag.as_str(), "size": size }));
+    }
+    Ok(())
+}
+
+async fn presign(
+    cli: &Cli,
+    dict: &Opened<Encoded>,
+    key: &Key,
+    method: PresignArg,
+    expires_secs: u64,
+) -> Outcome {
+    let Opened::S3(d) = dict else {
+        return Err(Failure(
+            "presigned requests need an s3:// dictionary".to_owned(),
+        ));
+    };
+    let what = match method {
+        PresignArg::Get => persidict::s3::Presign::Get,
+        PresignArg::Put => persidict::s3::Presign::Put,
+        PresignArg::Insert => persidict::s3::Presign::Insert,
+    };
+    let signed = d
+        .presign(key, what, std::time::Duration::from_secs(expires_secs))
+        .await?;
+    if cli.json {
+        let headers: serde_json::Map<String, serde_json::Value> = signed
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone(), json!(v)))
+            .collect();
+        emit(&json!({
+            "key": key.to_string(),
+            "method": signed.method,
+            "url": signed.url,
+            "headers": headers,
+            "expires_in_secs": expires_secs,
+        }));
+    } else {
+        println!("{}", signed.curl("-"));
     }
     Ok(())
 }
