@@ -284,7 +284,7 @@ impl CacheStats {
 /// | `read`, cached | `read` with `If-None-Match: <cached etag>`: a `304` is answered from the cache; new bytes replace the entry; absent drops it |
 /// | `read`, not cached | forwarded; the bytes found are cached |
 /// | `write` | forwarded; written bytes are cached with the ETag the store returned |
-/// | `delete`, `delete_many` | forwarded; the entries are dropped |
+/// | `delete`, `delete_many`, `delete_many_if` | forwarded; the entries are dropped |
 /// | `head`, `list`, `capabilities` | forwarded unchanged |
 ///
 /// Any error drops the entry concerned. Every ETag the cache reports was returned by the
@@ -519,6 +519,13 @@ impl ObjectStore for CachedStore {
             self.forget(name).await;
         }
         self.inner.delete_many(names).await
+    }
+
+    async fn delete_many_if(&self, objects: Vec<(String, ETag)>) -> Result<Vec<DeleteResult>> {
+        for (name, _) in &objects {
+            self.forget(name).await;
+        }
+        self.inner.delete_many_if(objects).await
     }
 }
 

@@ -324,7 +324,7 @@ fn rclone_cli_round_trip() {
 }
 
 /// `probe` sends real requests even with capabilities=aws, and prints each verdict.
-fn s3_probe(server: &str, verdicts: [&str; 5]) {
+fn s3_probe(server: &str, verdicts: [&str; 6]) {
     let Some(s) = common::server(server) else {
         return;
     };
@@ -337,9 +337,10 @@ fn s3_probe(server: &str, verdicts: [&str; 5]) {
         "delete_if_match",
         "get_if_none_match",
         "delete_if_exists",
+        "delete_many_if_match",
     ];
     let rows: Vec<&str> = table.lines().skip(2).collect();
-    assert_eq!(rows.len(), 5, "{table}");
+    assert_eq!(rows.len(), 6, "{table}");
     for ((row, name), verdict) in rows.iter().zip(names).zip(verdicts) {
         assert!(row.starts_with(name), "{table}");
         assert!(row.ends_with(verdict), "{name}: {table}");
@@ -359,14 +360,16 @@ fn s3_probe(server: &str, verdicts: [&str; 5]) {
 
 #[test]
 fn seaweedfs_cli_probe_enforces_everything() {
-    s3_probe("seaweedfs", ["enforced"; 5]);
+    s3_probe("seaweedfs", ["enforced"; 6]);
 }
 
 #[test]
 fn moto_cli_probe_refuses_if_match_star() {
     s3_probe(
         "moto",
-        ["enforced", "enforced", "enforced", "enforced", "refused"],
+        [
+            "enforced", "enforced", "enforced", "enforced", "refused", "ignored",
+        ],
     );
 }
 
@@ -374,7 +377,9 @@ fn moto_cli_probe_refuses_if_match_star() {
 fn rclone_cli_probe_ignores_conditional_writes() {
     s3_probe(
         "rclone",
-        ["ignored", "ignored", "ignored", "enforced", "ignored"],
+        [
+            "ignored", "ignored", "ignored", "enforced", "ignored", "ignored",
+        ],
     );
 }
 

@@ -12,7 +12,7 @@ mod proxy;
 use std::time::Duration;
 
 use bytes::Bytes;
-use persidict::store::{ObjectStore, Read, ReadOptions, WriteCondition, WriteResult};
+use persidict::store::{DeleteResult, ObjectStore, Read, ReadOptions, WriteCondition, WriteResult};
 use persidict::{Capabilities, ETag, Error, S3Store};
 use proxy::{FaultRates, Proxy};
 
@@ -454,4 +454,53 @@ async fn seaweedfs_writes_record_their_lineage_in_the_metadata() {
     written(s.write("v4", WriteCondition::IfMatch(e)).await);
     let (_, chain4) = metadata().await;
     assert!(chain4.unwrap().starts_with(&format!("{id3},")));
+}
+
+/// A conditional `DeleteObjects` whose answer is lost: where every object is still at its
+/// ETag (the request never arrived) it is sent again; where they are gone, nothing can
+/// tell who deleted them.
+#[tokio::test]
+async fn seaweedfs_lost_answers_of_conditional_batch_deletes() {
+    let Some(s) = setup("seaweedfs", "lineage-batch-delete", false).await else {
+        return;
+    };
+    let mut objects = Vec::new();
+    for name in ["b/1.bin", "b/2.bin", "b/3.bin"] {
+        let e = written(
+            s.direct
+                .write(name, Bytes::from_static(b"x"), CT, WriteCondition::Always)
+                .await
+                .unwrap(),
+        );
+        objects.push((name.to_owned(), e));
+    }
+    let posts = || s.proxy.log().iter().filter(|(m, _)| m == "POST").count();
+
+    // Reset before it reaches the server: all still there, sent again, all deleted.
+    s.proxy.reset_next_request("POST");
+    let before = posts();
+    let results = s.via.delete_many_if(objects[..2].to_vec()).await.unwrap();
+    assert_eq!(results, [DeleteResult::Deleted, DeleteResult::Deleted]);
+    assert_eq!(
+        posts() - before,
+        2,
+        "the reset batch and the one sent again"
+    );
+
+    // Applied, answer dropped: the object is gone, which the client cannot tell apart
+    // from another client's delete.
+    let one = s.proxy.drop_next_answer("POST");
+    let task = tokio::spawn({
+        let (via, last) = (s.via.clone(), objects[2].clone());
+        async move { via.delete_many_if(vec![last]).await }
+    });
+    one.forwarded.notified().await;
+    one.release.notify_one();
+    match task.await.unwrap() {
+        Err(Error::OutcomeUnknown { key, operation, .. }) => {
+            assert_eq!((key.as_str(), operation), ("b/3.bin", "DeleteObjects"));
+        }
+        other => panic!("expected OutcomeUnknown, got {other:?}"),
+    }
+    assert_eq!(s.direct.head("b/3.bin").await.unwrap(), None);
 }

@@ -339,3 +339,54 @@ async fn bulk_append_only_seaweedfs() {
 }
 
 use futures::TryStreamExt;
+
+/// `discard_many_if` of `n` keys, each with the ETag read before: the ones changed since
+/// stay. `batched`: the server honours DeleteObjects' per-object ETags (SeaweedFS), so it
+/// sends ⌈n/1000⌉ DeleteObjects; else (moto) one DELETE `If-Match` per key.
+async fn discard_many_if_requests(server: &str, batched: bool) {
+    let Some(s) = common::server(server) else {
+        return;
+    };
+    let d: S3Dict<u64> = common::open(&s, "discard-many-if").await;
+    let caps = d.capabilities().await.unwrap();
+    assert_eq!(caps.delete_many_if_match, batched, "{caps:?}");
+    let n = if batched { 1100u64 } else { 60 };
+    let keys: Vec<Key> = (0..n)
+        .map(|i| Key::new(["k", &format!("{i:05}")]).unwrap())
+        .collect();
+    d.put_many(keys.iter().map(|k| (k.clone(), 1)).collect())
+        .await
+        .unwrap();
+    let mut asked: Vec<(Key, persidict::ETag)> = Vec::new();
+    for k in &keys {
+        asked.push((k.clone(), d.etag(k).await.unwrap()));
+    }
+    // Every tenth key changes after its ETag was read.
+    for k in keys.iter().step_by(10) {
+        d.put(k, 2).await.unwrap();
+    }
+    let (r, c) = count(&d, d.discard_many_if(&asked)).await;
+    let deleted = r.unwrap();
+    assert_eq!(
+        deleted,
+        (0..n).map(|i| i % 10 != 0).collect::<Vec<_>>(),
+        "one outcome per key, in order"
+    );
+    if batched {
+        expect("discard_many_if(1100), batched", c, &[(DeleteObjects, 2)]);
+    } else {
+        expect("discard_many_if(60), per key", c, &[(Delete, n)]);
+    }
+    assert_eq!(d.len().await.unwrap(), n.div_ceil(10) as usize);
+    d.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn discard_many_if_requests_seaweedfs() {
+    discard_many_if_requests("seaweedfs", true).await;
+}
+
+#[tokio::test]
+async fn discard_many_if_requests_moto() {
+    discard_many_if_requests("moto", false).await;
+}

@@ -305,7 +305,7 @@ async fn rclone_racy_fallback_works_for_a_single_writer() {
 }
 
 /// The probe's verdicts, in `Capabilities` field order.
-async fn probe_success_path(server: &str, expected: [ProbeVerdict; 5]) {
+async fn probe_success_path(server: &str, expected: [ProbeVerdict; 6]) {
     let Some(srv) = common::server(server) else {
         return;
     };
@@ -326,13 +326,17 @@ async fn probe_success_path(server: &str, expected: [ProbeVerdict; 5]) {
 #[tokio::test]
 async fn seaweedfs_probe_checks_the_success_path() {
     use ProbeVerdict::*;
-    probe_success_path("seaweedfs", [Enforced; 5]).await;
+    probe_success_path("seaweedfs", [Enforced; 6]).await;
 }
 
 #[tokio::test]
 async fn moto_probe_checks_the_success_path() {
     use ProbeVerdict::*;
-    probe_success_path("moto", [Enforced, Enforced, Enforced, Enforced, Refused]).await;
+    probe_success_path(
+        "moto",
+        [Enforced, Enforced, Enforced, Enforced, Refused, Ignored],
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -250,6 +250,7 @@ impl<V: Value> PersiDict<V> {
             fn put_many(&self, items: Vec<(Key, V)>) -> Result<()>;
             fn discard_many(&self, keys: &[Key]) -> Result<usize>;
             fn delete_many(&self, keys: &[Key]) -> Result<()>;
+            fn discard_many_if(&self, entries: &[(Key, ETag)]) -> Result<Vec<bool>>;
             fn subdicts(&self) -> Result<Vec<String>>;
             fn oldest_keys(&self, n: usize) -> Result<Vec<Key>>;
             fn newest_keys(&self, n: usize) -> Result<Vec<Key>>;

@@ -34,6 +34,11 @@ pub(super) async fn declared<F: Fixture, V: crate::dict::Value>(
             want.delete_if_exists,
             reported.delete_if_exists,
         ),
+        (
+            "delete_many_if_match",
+            want.delete_many_if_match,
+            reported.delete_many_if_match,
+        ),
     ];
     for (name, wanted, has) in checks {
         assert!(
@@ -103,6 +108,10 @@ pub(super) async fn enforces_conditional_writes<F: Fixture>(f: &F, d: &PersiDict
         );
         assert_unsupported(d.pop(&k).await, "pop");
         assert_unsupported(d.delete_if(&k, &wrong).await, "delete_if");
+        assert_unsupported(
+            d.discard_many_if(&[(k.clone(), wrong.clone())]).await,
+            "discard_many_if",
+        );
     }
     assert_eq!(
         read(d, &k).await,

@@ -1,7 +1,7 @@
 //! The conditional table (`get_if`, `put_if`, `setdefault_if`, `discard_if` over every
 //! condition, expected ETag, state and retrieve), the jokers, and `setdefault`.
 
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::capabilities::enforces_conditional_writes;
 use super::{assert_not_found, key, open, read, Fixture};
@@ -300,6 +300,41 @@ pub async fn conditional_discard_if<F: Fixture>(f: &F) {
         return;
     }
     run_table(&d, &[Op::DiscardIf]).await;
+}
+
+/// `discard_many_if`: one outcome per key, in order; only the keys still at their ETag go.
+pub async fn batch_discard_if<F: Fixture>(f: &F) {
+    let d = open::<F, u64>(f).await;
+    if !enforces_conditional_writes(f, &d).await {
+        return;
+    }
+    let keys: Vec<Key> = (0..5).map(|i| key(&format!("batch/{i}"))).collect();
+    let mut etags = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        etags.push(d.put(k, i as u64).await.expect("put"));
+    }
+    // Key 1 changes after its ETag was read; key 3 is deleted; key 4 is asked twice.
+    d.put(&keys[1], 10).await.expect("put");
+    d.delete(&keys[3]).await.expect("delete");
+    let asked = vec![
+        (keys[0].clone(), etags[0].clone()),
+        (keys[1].clone(), etags[1].clone()),
+        (keys[2].clone(), etags[2].clone()),
+        (keys[3].clone(), etags[3].clone()),
+        (key("batch/never"), etags[0].clone()),
+        (keys[4].clone(), etags[4].clone()),
+    ];
+    let deleted = d.discard_many_if(&asked).await.expect("discard_many_if");
+    assert_eq!(deleted, [true, false, true, false, false, true]);
+    let mut left: Vec<Key> = d.keys().try_collect().await.expect("keys");
+    left.sort();
+    assert_eq!(left, [keys[1].clone()]);
+    assert_eq!(d.get(&keys[1]).await.expect("get"), 10);
+    assert_eq!(
+        d.discard_many_if(&[]).await.expect("nothing to do"),
+        Vec::<bool>::new()
+    );
+    d.clear().await.expect("clear");
 }
 
 /// `KeepCurrent` never creates a key and leaves a present one; `DeleteCurrent` deletes, and

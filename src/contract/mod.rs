@@ -66,8 +66,8 @@ use futures::stream::TryStreamExt;
 pub use self::append_only::{append_only, append_only_removals};
 pub use self::capabilities::declared_capabilities;
 pub use self::conditional::{
-    conditional_discard_if, conditional_get_if, conditional_put_if, conditional_setdefault_if,
-    jokers, setdefault_and_pop, setdefault_never_overwrites,
+    batch_discard_if, conditional_discard_if, conditional_get_if, conditional_put_if,
+    conditional_setdefault_if, jokers, setdefault_and_pop, setdefault_never_overwrites,
 };
 pub use self::listing::{oldest_newest_keys, random_key};
 pub use self::plain::{
@@ -242,6 +242,7 @@ macro_rules! __contract_tests {
                 conditional_put_if,
                 conditional_setdefault_if,
                 conditional_discard_if,
+                batch_discard_if,
                 jokers,
                 setdefault_never_overwrites,
                 append_only,

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use super::{EntryMeta, PersiDict, Value, BULK_BATCH};
+use crate::cond::ETag;
 use crate::error::{Error, Result};
 use crate::key::Key;
+use crate::store::DeleteResult;
 
 impl<V: Value> PersiDict<V> {
     /// Every entry's metadata, in no particular order; entries written or deleted during
@@ -180,6 +182,33 @@ impl<V: Value> PersiDict<V> {
             .buffer_unordered(self.concurrency())
             .try_collect::<()>()
             .await
+    }
+
+    /// Deletes each key of `entries` only if its ETag is still the one paired with it, and
+    /// says for each, in order, whether it was deleted (`false`: absent, or changed since
+    /// the ETag was read). On S3, ⌈n/1000⌉ `DeleteObjects` where the server honours their
+    /// per-object ETags ([`Capabilities::delete_many_if_match`](crate::Capabilities)),
+    /// else one `DELETE If-Match` per key, [`concurrency`](PersiDict::concurrency) in
+    /// flight.
+    ///
+    /// # Errors
+    /// [`Error::AppendOnly`] on an append-only dictionary unless `entries` is empty;
+    /// [`Error::Unsupported`] where compare-and-delete is not enforced; on another error
+    /// some keys may already be gone.
+    #[doc(alias = "delete_many_if")]
+    pub async fn discard_many_if(&self, entries: &[(Key, ETag)]) -> Result<Vec<bool>> {
+        if let Some((key, _)) = entries.first() {
+            self.refuse_removal(key, "delete")?;
+        }
+        let objects = entries
+            .iter()
+            .map(|(k, e)| Ok((self.object_name(k)?, e.clone())))
+            .collect::<Result<Vec<_>>>()?;
+        let results = self.store.delete_many_if(objects).await?;
+        Ok(results
+            .into_iter()
+            .map(|r| r == DeleteResult::Deleted)
+            .collect())
     }
 
     /// The first parts of the keys that have more than one part: the names of the

@@ -329,7 +329,7 @@ impl<V: Value> PersiDict<V> {
 
     /// [`Error::AppendOnly`] for an operation that would remove `key`, on an append-only
     /// dictionary: refused before anything is sent, even where the key is absent.
-    fn refuse_removal(&self, key: &Key, operation: &'static str) -> Result<()> {
+    pub(super) fn refuse_removal(&self, key: &Key, operation: &'static str) -> Result<()> {
         if self.append_only {
             Err(Error::append_only(key, operation))
         } else {

@@ -29,6 +29,7 @@ use tracing::debug;
 use super::classify::{self, classify, Answer, Bounds, Fate};
 use crate::cond::{ETag, Lineage};
 use crate::error::{Capability, Error, Result};
+use crate::store::DeleteResult;
 
 /// The user-metadata field (`x-amz-meta-persidict-write-id`) that identifies each logical
 /// write; the same on every attempt of one write.
@@ -640,6 +641,93 @@ impl S3Client {
                 matches!(first.code(), Some("InternalError" | "SlowDown")),
             )),
         }
+    }
+}
+
+impl S3Client {
+    /// One `DeleteObjects` of up to 1000 objects, each with the ETag it must still have,
+    /// through the conditional send loop (no SDK retries: `on_lost` settles an attempt
+    /// whose answer was lost). One result per object, in order: `Deleted`, or `Refused`
+    /// for an object reported `PreconditionFailed` or `NoSuchKey`; any other per-object
+    /// error fails the call.
+    pub(crate) async fn delete_objects_if<L, LF>(
+        &self,
+        objects: &[(String, ETag)],
+        on_lost: L,
+    ) -> Result<Attempted<Vec<DeleteResult>, Vec<DeleteResult>>>
+    where
+        L: FnMut(String) -> LF,
+        LF: Future<Output = Result<Lost<Vec<DeleteResult>>>>,
+    {
+        let bad = |why: String| Error::backend(&self.endpoint, "DeleteObjects", why, false);
+        let identifiers = objects
+            .iter()
+            .map(|(key, etag)| {
+                ObjectIdentifier::builder()
+                    .key(key)
+                    .e_tag(etag.as_str())
+                    .build()
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        let delete = Delete::builder()
+            .set_objects(Some(identifiers))
+            .quiet(false)
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
+        let first = objects.first().map_or("", |(key, _)| key.as_str());
+        let sent = self
+            .conditional(
+                "DeleteObjects",
+                first,
+                Capability::DeleteIfMatch,
+                |_| false,
+                || {
+                    self.sdk
+                        .delete_objects()
+                        .bucket(&self.bucket)
+                        .delete(delete.clone())
+                        .customize()
+                        .config_override(no_sdk_retries(aws_sdk_s3::config::Builder::new()))
+                        .send()
+                },
+                self.timeouts.bounds(),
+                on_lost,
+            )
+            .await?;
+        let out = match sent {
+            Attempted::Applied(out) => out,
+            Attempted::Settled(results) => return Ok(Attempted::Settled(results)),
+            Attempted::Refused { after_lost } => return Ok(Attempted::Refused { after_lost }),
+        };
+        let deleted: std::collections::HashSet<&str> =
+            out.deleted().iter().filter_map(|d| d.key()).collect();
+        let failed: std::collections::HashMap<&str, &aws_sdk_s3::types::Error> = out
+            .errors()
+            .iter()
+            .filter_map(|e| Some((e.key()?, e)))
+            .collect();
+        let results = objects
+            .iter()
+            .map(|(key, _)| match failed.get(key.as_str()) {
+                Some(e) if matches!(e.code(), Some("PreconditionFailed" | "NoSuchKey")) => {
+                    Ok(DeleteResult::Refused)
+                }
+                Some(e) => Err(Error::backend(
+                    &self.endpoint,
+                    "DeleteObjects",
+                    format!(
+                        "{key}: {} {}",
+                        e.code().unwrap_or_default(),
+                        e.message().unwrap_or_default()
+                    ),
+                    matches!(e.code(), Some("InternalError" | "SlowDown")),
+                )),
+                None if deleted.contains(key.as_str()) => Ok(DeleteResult::Deleted),
+                None => Err(bad(format!("{key}: the answer does not mention it"))),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Attempted::Applied(results))
     }
 }
 

@@ -35,6 +35,7 @@
 //! | `len`, `keys`, `list` | ⌈n/1000⌉ LIST |
 //! | `clear` | ⌈n/1000⌉ LIST + ⌈n/1000⌉ DeleteObjects, overlapped |
 //! | `delete_many(n keys)` | ⌈n/1000⌉ DeleteObjects, bounded concurrency |
+//! | `discard_many_if(n keys with ETags)` | ⌈n/1000⌉ DeleteObjects with per-object ETags where honoured (probed), else n DELETE `If-Match`; bounded concurrency |
 //! | `values`, `items` | ⌈n/1000⌉ LIST + n GETs, bounded concurrency, streaming |
 //! | `get_many`, `put_many`, `discard_many` | one request per key as above, bounded concurrency |
 //! | [`S3Dict::presign`] (`Get`, `Put`, `Insert`) | none: signed locally (`Insert` needs the capabilities, probed once); the holder sends 1 GET or PUT |

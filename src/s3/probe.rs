@@ -39,6 +39,7 @@ use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 use tracing::debug;
@@ -91,7 +92,7 @@ impl fmt::Display for ProbeVerdict {
 pub struct ProbeCheck {
     /// The capability, named as the field of [`Capabilities`] it decides
     /// (`put_if_absent`, `put_if_match`, `delete_if_match`, `get_if_none_match`,
-    /// `delete_if_exists`).
+    /// `delete_if_exists`, `delete_many_if_match`).
     pub capability: &'static str,
     /// The request sent, e.g. `PUT If-None-Match: * (object exists)`.
     pub request: &'static str,
@@ -124,6 +125,7 @@ impl ProbeReport {
             delete_if_match: on("delete_if_match"),
             get_if_none_match: on("get_if_none_match"),
             delete_if_exists: on("delete_if_exists"),
+            delete_many_if_match: on("delete_many_if_match"),
         }
     }
 
@@ -333,6 +335,12 @@ async fn probe(client: &S3Client, root: &str) -> Result<ProbeReport> {
     Ok(report)
 }
 
+/// The answer to a probe `DeleteObjects`: its verdict for a wrong ETag, and a description.
+struct BatchSent {
+    verdict: ProbeVerdict,
+    described: String,
+}
+
 /// Records the HTTP status of the answer to one request.
 #[derive(Debug, Clone, Default)]
 struct StatusCapture(Arc<AtomicU16>);
@@ -525,7 +533,7 @@ impl Probe<'_> {
     }
 
     async fn run(&self) -> Result<Vec<ProbeCheck>> {
-        let mut checks = Vec::with_capacity(5);
+        let mut checks = Vec::with_capacity(6);
         let wrong = "\"00000000000000000000000000000000\"";
 
         // 1. Insert-if-absent: applied on the absent key, refused once it exists.
@@ -639,6 +647,86 @@ impl Probe<'_> {
             ),
             verdict,
         });
+
+        // 6. Batch compare-and-delete: `DeleteObjects` must keep the object when its
+        //    `ETag` element is wrong and delete it when it is current.
+        let mut etag = self.recreate(b"probe-6").await?;
+        let wrong_batch = self.send_delete_objects(wrong).await?;
+        let (verdict, fate) = self.intact(&mut etag, wrong_batch.verdict).await?;
+        let right_batch = self.send_delete_objects(etag.as_str()).await?;
+        // With the current ETag, "ignored" is what success looks like: reported deleted.
+        let reported_deleted = right_batch.verdict == ProbeVerdict::Ignored;
+        let gone = reported_deleted && self.current().await?.is_none();
+        checks.push(ProbeCheck {
+            capability: "delete_many_if_match",
+            request: "DeleteObjects <key, wrong etag>, then <key, current etag>",
+            answer: format!(
+                "{}, {fate}; then {}, object {}",
+                wrong_batch.described,
+                right_batch.described,
+                if gone { "deleted" } else { "kept" }
+            ),
+            verdict: with_success(verdict, gone),
+        });
         Ok(checks)
+    }
+
+    /// A `DeleteObjects` of the probe object with an `ETag` element. Its verdict, as for a
+    /// wrong ETag: the object reported refused (`PreconditionFailed`) is `Enforced`,
+    /// reported deleted is `Ignored`, and a failed request (a server that cannot parse the
+    /// element) or another per-object error is `Refused`.
+    async fn send_delete_objects(&self, etag: &str) -> Result<BatchSent> {
+        let capture = StatusCapture::default();
+        let object = ObjectIdentifier::builder()
+            .key(self.key)
+            .e_tag(etag)
+            .build()
+            .map_err(|e| {
+                Error::backend(&self.client.endpoint, "DeleteObjects", e.to_string(), false)
+            })?;
+        let delete = Delete::builder()
+            .objects(object)
+            .quiet(false)
+            .build()
+            .map_err(|e| {
+                Error::backend(&self.client.endpoint, "DeleteObjects", e.to_string(), false)
+            })?;
+        let result = self
+            .client
+            .sdk
+            .delete_objects()
+            .bucket(&self.client.bucket)
+            .delete(delete)
+            .customize()
+            .interceptor(capture.clone())
+            .send()
+            .await;
+        // What the answer said of the object: refused, deleted, or another error.
+        let mut reported = None;
+        let sent = sent(self.client, "DeleteObjects", &capture, result, |out| {
+            reported = Some(match (out.errors().first(), out.deleted().is_empty()) {
+                (Some(e), _) if e.code() == Some("PreconditionFailed") => (
+                    ProbeVerdict::Enforced,
+                    "object refused (PreconditionFailed)".to_owned(),
+                ),
+                (Some(e), _) => (
+                    ProbeVerdict::Refused,
+                    format!("object failed ({})", e.code().unwrap_or("no code")),
+                ),
+                (None, false) => (ProbeVerdict::Ignored, "object reported deleted".to_owned()),
+                (None, true) => (ProbeVerdict::Refused, "object not reported".to_owned()),
+            });
+            None
+        })?;
+        Ok(match reported {
+            Some((verdict, what)) => BatchSent {
+                verdict,
+                described: format!("{} {what}", sent.described),
+            },
+            None => BatchSent {
+                verdict: ProbeVerdict::Refused,
+                described: sent.described,
+            },
+        })
     }
 }

@@ -63,6 +63,9 @@
 //! | DELETE `If-Match: e` | an object with ETag `e` | send again |
 //! | the same | no object, another ETag, or the HEAD fails | [`Error::OutcomeUnknown`] |
 //!
+//! | `DeleteObjects`, each object with its ETag | every object still at its ETag | send again |
+//! | the same | any object gone or changed, or a HEAD fails | [`Error::OutcomeUnknown`] (one HEAD per object) |
+//!
 //! A DELETE leaves no id behind. `If-Match: e` finding `e` still there means our delete
 //! did not run (only an identical re-create in between, same bytes and hence same ETag,
 //! could fool this, and deleting it again is then what a later delete would do);
@@ -218,6 +221,43 @@ pub(crate) async fn delete_if_match(
             name,
             "DELETE",
             format!("{why}, and the object could not be looked up: {e}"),
+        )),
+    }
+}
+
+/// After a lost answer to a `DeleteObjects` of `objects` (store name, object key, ETag),
+/// each conditioned on its ETag: send again when every object still has its ETag (the
+/// batch did not run), else [`Error::OutcomeUnknown`] naming the first object that is
+/// gone or changed (the batch may have deleted it).
+pub(crate) async fn delete_batch(
+    client: &S3Client,
+    objects: &[(&str, &str, &ETag)],
+    why: String,
+) -> Result<Lost<Vec<DeleteResult>>> {
+    let mut moved = Vec::new();
+    for (name, key, etag) in objects {
+        match read_back(client, key).await {
+            Ok(Some(head)) if &head.etag == *etag => {}
+            Ok(_) => moved.push(*name),
+            Err(e) => {
+                return Err(unknown(
+                    name,
+                    "DeleteObjects",
+                    format!("{why}, and the object could not be looked up: {e}"),
+                ))
+            }
+        }
+    }
+    match moved.first() {
+        None => Ok(Lost::Resend),
+        Some(first) => Err(unknown(
+            first,
+            "DeleteObjects",
+            format!(
+                "{why}, and {} of the batch's {} objects are gone or changed: the batch may have deleted them",
+                moved.len(),
+                objects.len()
+            ),
         )),
     }
 }

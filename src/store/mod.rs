@@ -215,6 +215,11 @@ pub struct Capabilities {
     /// absent one, so one request both deletes and tells whether the key existed. An
     /// optimisation only: without it `delete` and `discard` send HEAD + DELETE.
     pub delete_if_exists: bool,
+    /// `DeleteObjects` honours each object's `ETag` element: a batch deletes only the
+    /// objects that still have the ETag given, and reports the others as refused. An
+    /// optimisation only: without it [`ObjectStore::delete_many_if`] sends one
+    /// `DELETE If-Match` per object.
+    pub delete_many_if_match: bool,
 }
 
 impl Capabilities {
@@ -225,6 +230,7 @@ impl Capabilities {
         delete_if_match: true,
         get_if_none_match: true,
         delete_if_exists: true,
+        delete_many_if_match: true,
     };
 
     /// Nothing enforced (a server that ignores conditional headers).
@@ -234,6 +240,7 @@ impl Capabilities {
         delete_if_match: false,
         get_if_none_match: false,
         delete_if_exists: false,
+        delete_many_if_match: false,
     };
 
     /// Whether `capability` is enforced.
@@ -319,7 +326,31 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// sends one `DeleteObjects` per 1000 names, with bounded concurrency. On an error some
     /// objects may already be gone.
     async fn delete_many(&self, names: Vec<String>) -> Result<()>;
+
+    /// Deletes each object of `objects` only if it still has the ETag paired with it; one
+    /// result per pair, in order ([`DeleteResult::Refused`]: absent or another ETag). S3
+    /// sends one `DeleteObjects` per 1000 objects where the server honours their ETags
+    /// ([`Capabilities::delete_many_if_match`]), else one `DELETE If-Match` each. On an
+    /// error some objects may already be gone.
+    ///
+    /// The default sends [`delete`](ObjectStore::delete) with
+    /// [`DeleteCondition::IfMatch`] for each, [`DELETE_MANY_IF_IN_FLIGHT`] at a time: a
+    /// store overrides it only to batch.
+    async fn delete_many_if(&self, objects: Vec<(String, ETag)>) -> Result<Vec<DeleteResult>> {
+        use futures::{StreamExt, TryStreamExt};
+        futures::stream::iter(objects)
+            .map(|(name, etag)| async move {
+                self.delete(&name, DeleteCondition::IfMatch(etag)).await
+            })
+            .buffered(DELETE_MANY_IF_IN_FLIGHT)
+            .try_collect()
+            .await
+    }
 }
+
+/// How many conditional deletes the default [`ObjectStore::delete_many_if`] keeps in
+/// flight.
+pub const DELETE_MANY_IF_IN_FLIGHT: usize = 16;
 
 /// Checks that `name` is a name a store accepts: non-empty, at most [`MAX_NAME_LEN`]
 /// bytes, `/`-separated segments that are neither empty nor `.` or `..`, and no NUL or
@@ -390,6 +421,12 @@ macro_rules! forward_store {
             }
             async fn delete_many(&self, names: Vec<String>) -> Result<()> {
                 (**self).delete_many(names).await
+            }
+            async fn delete_many_if(
+                &self,
+                objects: Vec<(String, ETag)>,
+            ) -> Result<Vec<DeleteResult>> {
+                (**self).delete_many_if(objects).await
             }
         }
     )*};

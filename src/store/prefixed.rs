@@ -10,6 +10,7 @@ use super::{
     Capabilities, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore, Read, ReadOptions,
     StoreInfo, WriteCondition, WriteResult,
 };
+use crate::cond::ETag;
 use crate::error::{Error, Result};
 
 /// The objects of `inner` whose names start with `prefix`, with the prefix removed: every
@@ -160,6 +161,17 @@ impl ObjectStore for Prefixed {
         let names = names.iter().map(|n| self.full(n)).collect();
         self.inner
             .delete_many(names)
+            .await
+            .map_err(|e| self.relative(e))
+    }
+
+    async fn delete_many_if(&self, objects: Vec<(String, ETag)>) -> Result<Vec<DeleteResult>> {
+        let objects = objects
+            .into_iter()
+            .map(|(n, e)| (self.full(&n), e))
+            .collect();
+        self.inner
+            .delete_many_if(objects)
             .await
             .map_err(|e| self.relative(e))
     }

@@ -75,6 +75,8 @@ pub fn enforced(server: &Server) -> persidict::Capabilities {
         // object, so delete-if-exists is not used there.
         "moto" => Capabilities {
             delete_if_exists: false,
+            // moto deletes every object of a DeleteObjects, whatever its ETag element.
+            delete_many_if_match: false,
             ..Capabilities::ALL
         },
         // rclone ignores every conditional header on writes; it does answer 304.

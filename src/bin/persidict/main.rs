@@ -112,7 +112,7 @@ enum Command {
         url: String,
     },
     /// Probe which conditional requests an S3 endpoint enforces, refuses or ignores (sends
-    /// about 12 requests on a scratch object, even with capabilities=aws).
+    /// about 22 requests on a scratch object, even with capabilities=aws).
     Probe {
         /// The dictionary URL.
         url: String,
