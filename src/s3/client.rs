@@ -27,6 +27,7 @@ use bytes::{Buf, Bytes};
 use tracing::debug;
 
 use super::classify::{self, classify, Answer, Bounds, Fate};
+use super::settings::ObjectSettings;
 use crate::cond::{ETag, Lineage};
 use crate::error::{Capability, Error, Result};
 use crate::store::DeleteResult;
@@ -65,6 +66,8 @@ pub(crate) struct S3Client {
     pub(crate) endpoint: String,
     /// The connect and per-attempt timeouts the client runs under.
     pub(crate) timeouts: Timeouts,
+    /// What every PUT sends besides the value.
+    pub(crate) objects: std::sync::Arc<ObjectSettings>,
 }
 
 /// The lowest upload rate a PUT's attempt timeout allows for: a PUT of `n` bytes gets the
@@ -364,7 +367,7 @@ impl S3Client {
     }
 
     /// A PUT request with the lineage (the write id, and the ids before it when there
-    /// are any) and content type, without a precondition yet.
+    /// are any), content type and object settings, without a precondition yet.
     fn put_request(
         &self,
         key: &str,
@@ -383,7 +386,9 @@ impl S3Client {
             "" => request,
             before => request.metadata(WRITE_CHAIN, before),
         };
-        request.body(ByteStream::from(body.clone()))
+        self.objects
+            .apply(request)
+            .body(ByteStream::from(body.clone()))
     }
 
     /// An unconditional PUT (the SDK retries it); the new ETag.

@@ -18,6 +18,7 @@ use aws_sdk_s3::Client;
 
 use super::client::{S3Client, Timeouts};
 use super::probe;
+use super::settings::{Encryption, ObjectSettings};
 use super::stats::{CountingInterceptor, RequestStats};
 use super::store::{S3Store, StoreParts};
 use crate::codec::Codec;
@@ -89,6 +90,7 @@ pub struct S3DictBuilder {
     sdk_config: Option<aws_config::SdkConfig>,
     max_value_size: u64,
     concurrency: usize,
+    objects: ObjectSettings,
 }
 
 impl std::fmt::Debug for S3DictBuilder {
@@ -195,6 +197,47 @@ url_settings! {
         |b, v, cx| Ok(b.connect_timeout(millis(v, cx)?));
     ["attempt_timeout_ms"] "the per-attempt timeout in milliseconds (default 30000; a PUT gets 1 s more per MiB)" =>
         |b, v, cx| Ok(b.attempt_timeout(millis(v, cx)?));
+    ["sse"] "server-side encryption: `aes256` (SSE-S3) or `kms` (SSE-KMS)" =>
+        |b, v, cx| {
+            let encryption = match v {
+                "aes256" | "AES256" | "s3" => Encryption::S3,
+                "kms" | "aws:kms" => Encryption::Kms { key_id: None, bucket_key: false },
+                _ => return Err(cx.bad(format!("sse={v:?}: use aes256 or kms"))),
+            };
+            Ok(b.objects_mut(|o| {
+                // A key id or bucket key given before stays.
+                if !matches!((&o.encryption, &encryption), (Some(Encryption::Kms { .. }), Encryption::Kms { .. })) {
+                    o.encryption = Some(encryption);
+                }
+            }))
+        };
+    ["sse_kms_key_id"] "the KMS key id or ARN (implies `sse=kms`)" =>
+        |b, v, _| Ok(b.objects_mut(|o| match &mut o.encryption {
+            Some(Encryption::Kms { key_id, .. }) => *key_id = Some(v.to_owned()),
+            _ => o.encryption = Some(Encryption::Kms { key_id: Some(v.to_owned()), bucket_key: false }),
+        }));
+    ["sse_bucket_key"] "`true`: use an S3 Bucket Key with SSE-KMS (implies `sse=kms`)" =>
+        |b, v, cx| {
+            let on = cx.flag(v)?;
+            Ok(b.objects_mut(|o| match &mut o.encryption {
+                Some(Encryption::Kms { bucket_key, .. }) => *bucket_key = on,
+                _ => o.encryption = Some(Encryption::Kms { key_id: None, bucket_key: on }),
+            }))
+        };
+    ["storage_class"] "the storage class of new objects (`STANDARD_IA`, ...)" =>
+        |b, v, _| Ok(b.objects_mut(|o| o.storage_class = Some(v.to_owned())));
+    ["tags"] "object tags, `name:value,name:value`" =>
+        |b, v, _| {
+            let tags = ObjectSettings::pairs(v, "tags")?;
+            Ok(b.objects_mut(|o| o.tags = tags))
+        };
+    ["cache_control"] "the `Cache-Control` stored with each object" =>
+        |b, v, _| Ok(b.objects_mut(|o| o.cache_control = Some(v.to_owned())));
+    ["metadata"] "extra user metadata, `name:value,name:value`" =>
+        |b, v, _| {
+            let metadata = ObjectSettings::pairs(v, "metadata")?;
+            Ok(b.objects_mut(|o| o.metadata = metadata))
+        };
     ["concurrency"] "requests in flight for bulk operations" =>
         |b, v, cx| Ok(b.concurrency(
             v.parse().ok().filter(|n| *n > 0)
@@ -269,7 +312,22 @@ impl S3DictBuilder {
             sdk_config: None,
             max_value_size: DEFAULT_MAX_VALUE_SIZE,
             concurrency: DEFAULT_CONCURRENCY,
+            objects: ObjectSettings::default(),
         }
+    }
+
+    /// What every PUT sends besides the value: server-side encryption, storage class,
+    /// tags, `Cache-Control`, extra user metadata (default: nothing; see
+    /// [`ObjectSettings`]). Checked when the dictionary is built.
+    pub fn object_settings(mut self, settings: ObjectSettings) -> Self {
+        self.objects = settings;
+        self
+    }
+
+    /// The object settings so far, to change one of them.
+    fn objects_mut(mut self, change: impl FnOnce(&mut ObjectSettings)) -> Self {
+        change(&mut self.objects);
+        self
     }
 
     /// The prefix under which every object lives (`/`-separated; may be empty; each part
@@ -453,6 +511,7 @@ impl S3DictBuilder {
             return Err(Error::Config("the bucket name is empty".into()));
         }
         let root = root_prefix(&self.root_prefix)?;
+        self.objects.check()?;
         let stats = Arc::new(RequestStats::default());
         let mut config = match (&self.client, &self.sdk_config) {
             (Some(client), _) => client.config().to_builder(),
@@ -512,6 +571,7 @@ impl S3DictBuilder {
             endpoint: format!("{endpoint_url}/{}", self.bucket),
             bucket: self.bucket,
             timeouts: Timeouts { config: timeouts },
+            objects: Arc::new(self.objects),
         };
         let capabilities = match self.capabilities {
             Some(declared) => probe::declared(declared),

@@ -15,6 +15,7 @@
 //! | `probe.rs` | which conditional requests the endpoint enforces, once per endpoint and bucket |
 //! | `stats.rs` | request accounting |
 //! | `presign.rs` | requests signed in advance, for holders without credentials |
+//! | `settings.rs` | what every PUT sends besides the value: encryption, storage class, tags, metadata |
 //! | `store.rs` | [`S3Store`]: the [`ObjectStore`](crate::ObjectStore) on S3 |
 //! | `dict.rs` | [`S3Dict`]: the typed dictionary over an [`S3Store`] |
 //!
@@ -60,6 +61,7 @@ mod dict;
 pub mod presign;
 pub mod probe;
 mod resolve;
+pub mod settings;
 mod stats;
 mod store;
 
@@ -69,6 +71,7 @@ pub use self::config::{
 pub use self::dict::S3Dict;
 pub use self::presign::{Presign, PresignedRequest, MAX_PRESIGNED_EXPIRY};
 pub use self::probe::{ProbeCheck, ProbeReport, ProbeVerdict};
+pub use self::settings::{Encryption, ObjectSettings};
 pub use self::stats::{RequestKind, RequestStats, StatsSnapshot};
 pub use self::store::S3Store;
 pub use crate::dict::DEFAULT_MAX_VALUE_SIZE;

@@ -5,8 +5,8 @@
 //! | [`Presign`] | request | the holder can |
 //! |---|---|---|
 //! | `Get` | `GET` | read the object |
-//! | `Put` | `PUT`, `Content-Type` signed | write the object, replacing what is there |
-//! | `Insert` | `PUT`, `Content-Type` and `If-None-Match: *` signed | create the object only: where it exists the server answers `412` and keeps it |
+//! | `Put` | `PUT`, `Content-Type` and the [object settings](super::settings) signed | write the object, replacing what is there |
+//! | `Insert` | the same and `If-None-Match: *` | create the object only: where it exists the server answers `412` and keeps it |
 //!
 //! Signing is local: no request is sent (an `Insert` makes sure, once per endpoint and
 //! bucket, that the server enforces `If-None-Match: *`, which may probe it). The signed
@@ -102,12 +102,14 @@ pub(crate) async fn sign(
             .await
             .map_err(|e| client.error("presign GET", e))?,
         Presign::Put | Presign::Insert => {
-            let request = client
-                .sdk
-                .put_object()
-                .bucket(&client.bucket)
-                .key(key)
-                .content_type(content_type);
+            let request = client.objects.apply(
+                client
+                    .sdk
+                    .put_object()
+                    .bucket(&client.bucket)
+                    .key(key)
+                    .content_type(content_type),
+            );
             let request = if what == Presign::Insert {
                 request.if_none_match("*")
             } else {
