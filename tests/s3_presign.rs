@@ -34,6 +34,15 @@ fn json(s: &str) -> String {
 
 const HOUR: Duration = Duration::from_secs(3600);
 
+/// The signed headers of `r` less `If-None-Match`: what a holder trying to overwrite sends.
+fn without_if_none_match(r: &PresignedRequest) -> Vec<(String, String)> {
+    r.headers
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("if-none-match"))
+        .cloned()
+        .collect()
+}
+
 /// GET, PUT and create-only PUT, each sent by a plain client; signing sends nothing.
 async fn presigned_requests_work_without_credentials(server: &str) {
     let Some(d) = dict(server, "presign", false).await else {
@@ -108,12 +117,7 @@ async fn seaweedfs_presigned_requests_cannot_be_altered_or_outlive_their_expiry(
     let k = Key::try_from("k").unwrap();
     d.put(&k, "kept".into()).await.unwrap();
     let insert = d.presign(&k, Presign::Insert, HOUR).await.unwrap();
-    let without: Vec<(String, String)> = insert
-        .headers
-        .iter()
-        .filter(|(n, _)| !n.eq_ignore_ascii_case("if-none-match"))
-        .cloned()
-        .collect();
+    let without = without_if_none_match(&insert);
     let a = http::send("PUT", &insert.url, &without, json("overwrite").as_bytes()).await;
     assert_eq!(a.status, 403, "{}", String::from_utf8_lossy(&a.body));
     let other_key = insert.url.replacen(".json?", "x.json?", 1);
@@ -195,12 +199,7 @@ async fn moto_does_not_check_presigned_signatures() {
     d.put(&k, "kept".into()).await.unwrap();
     let insert = d.presign(&k, Presign::Insert, HOUR).await.unwrap();
     assert_eq!(send(&insert, &json("refused")).await.status, 412);
-    let without: Vec<(String, String)> = insert
-        .headers
-        .iter()
-        .filter(|(n, _)| !n.eq_ignore_ascii_case("if-none-match"))
-        .cloned()
-        .collect();
+    let without = without_if_none_match(&insert);
     let a = http::send("PUT", &insert.url, &without, json("overwritten").as_bytes()).await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
     assert_eq!(d.get(&k).await.unwrap(), "overwritten");
