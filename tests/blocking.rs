@@ -3,6 +3,8 @@
 #![cfg(all(feature = "blocking", feature = "s3"))]
 
 mod common;
+#[path = "common/http.rs"]
+mod http;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -525,4 +527,47 @@ fn blocking_seaweedfs_url_builder_and_extras() {
     let again: S3Dict<String> = builder.build().expect("build");
     assert_eq!(again.get(&key("a/b")).expect("get"), "v");
     again.clear().expect("clear");
+}
+
+/// The blocking S3 builder takes object settings, and the blocking dictionary presigns.
+#[test]
+fn blocking_seaweedfs_object_settings_and_presign() {
+    let Some(s) = common::server("seaweedfs") else {
+        return;
+    };
+    let mut objects = persidict::s3::ObjectSettings::default();
+    objects.metadata = vec![("team".into(), "data".into())];
+    let d: S3Dict<String> = blocking::S3DictBuilder::from(common::builder(&s, "blocking-presign"))
+        .codec(Codec::Text)
+        .object_settings(objects)
+        .build()
+        .expect("build");
+    let k = key("k");
+    d.put(&k, "hello".into()).expect("put");
+    let get = d
+        .presign(
+            &k,
+            persidict::s3::Presign::Get,
+            std::time::Duration::from_secs(60),
+        )
+        .expect("presign");
+    let rt = tokio::runtime::Runtime::new().expect("a runtime for the plain client");
+    let answer = rt.block_on(http::send(get.method, &get.url, &get.headers, b""));
+    assert_eq!((answer.status, answer.body), (200, b"hello".to_vec()));
+    let head = rt
+        .block_on(
+            d.client()
+                .head_object()
+                .bucket(d.bucket())
+                .key(d.object_name(&k).expect("name"))
+                .send(),
+        )
+        .expect("head");
+    assert_eq!(
+        head.metadata()
+            .and_then(|m| m.get("team"))
+            .map(String::as_str),
+        Some("data")
+    );
+    d.clear().expect("clear");
 }

@@ -323,6 +323,23 @@ mod s3 {
         pub fn probe_report(&self) -> Result<ProbeReport> {
             run("S3Dict::probe_report", self.async_dict.probe_report())
         }
+
+        /// [`S3Dict::presign`](crate::S3Dict::presign), blocking.
+        ///
+        /// # Panics
+        /// On a thread inside a tokio runtime (see the [module docs](crate::blocking)).
+        #[track_caller]
+        pub fn presign(
+            &self,
+            key: &Key,
+            what: crate::s3::Presign,
+            expires_in: std::time::Duration,
+        ) -> Result<crate::s3::PresignedRequest> {
+            run(
+                "S3Dict::presign",
+                self.async_dict.presign(key, what, expires_in),
+            )
+        }
     }
 
     /// Configures and builds a blocking [`S3Dict`]: the settings of
@@ -380,6 +397,7 @@ mod s3 {
             fn sdk_config(config: aws_config::SdkConfig);
             fn max_value_size(bytes: u64);
             fn concurrency(requests: usize);
+            fn object_settings(settings: crate::s3::ObjectSettings);
         }
 
         /// Builds the dictionary on the shared runtime; see
