@@ -610,17 +610,7 @@ impl S3Client {
     /// One quiet `DeleteObjects` of up to 1000 keys; a per-object failure is an error
     /// naming how many failed and the first key.
     pub(crate) async fn delete_objects(&self, keys: Vec<String>) -> Result<()> {
-        let bad = |why: String| Error::backend(&self.endpoint, "DeleteObjects", why, false);
-        let objects = keys
-            .into_iter()
-            .map(|key| ObjectIdentifier::builder().key(key).build())
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| bad(e.to_string()))?;
-        let delete = Delete::builder()
-            .set_objects(Some(objects))
-            .quiet(true)
-            .build()
-            .map_err(|e| bad(e.to_string()))?;
+        let delete = self.delete_request_body(keys.iter().map(|key| (key.as_str(), None)), true)?;
         let out = self
             .sdk
             .delete_objects()
@@ -641,15 +631,37 @@ impl S3Client {
                     first.code().unwrap_or_default(),
                     first.message().unwrap_or_default(),
                 ),
-                // S3 reports InternalError or SlowDown per object; others (AccessDenied)
-                // will not change by themselves.
-                matches!(first.code(), Some("InternalError" | "SlowDown")),
+                object_error_retryable(first),
             )),
         }
     }
-}
 
-impl S3Client {
+    /// The body of a `DeleteObjects`: each key, with the ETag it must still have where
+    /// one is given; `quiet`: the answer lists only the failures.
+    pub(crate) fn delete_request_body<'a>(
+        &self,
+        objects: impl Iterator<Item = (&'a str, Option<&'a ETag>)>,
+        quiet: bool,
+    ) -> Result<Delete> {
+        let bad = |e: aws_sdk_s3::error::BuildError| {
+            Error::backend(&self.endpoint, "DeleteObjects", e.to_string(), false)
+        };
+        let identifiers = objects
+            .map(|(key, etag)| {
+                ObjectIdentifier::builder()
+                    .key(key)
+                    .set_e_tag(etag.map(|e| e.as_str().to_owned()))
+                    .build()
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(bad)?;
+        Delete::builder()
+            .set_objects(Some(identifiers))
+            .quiet(quiet)
+            .build()
+            .map_err(bad)
+    }
+
     /// One `DeleteObjects` of up to 1000 objects, each with the ETag it must still have,
     /// through the conditional send loop (no SDK retries: `on_lost` settles an attempt
     /// whose answer was lost). One result per object, in order: `Deleted`, or `Refused`
@@ -664,22 +676,10 @@ impl S3Client {
         L: FnMut(String) -> LF,
         LF: Future<Output = Result<Lost<Vec<DeleteResult>>>>,
     {
-        let bad = |why: String| Error::backend(&self.endpoint, "DeleteObjects", why, false);
-        let identifiers = objects
-            .iter()
-            .map(|(key, etag)| {
-                ObjectIdentifier::builder()
-                    .key(key)
-                    .e_tag(etag.as_str())
-                    .build()
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| bad(e.to_string()))?;
-        let delete = Delete::builder()
-            .set_objects(Some(identifiers))
-            .quiet(false)
-            .build()
-            .map_err(|e| bad(e.to_string()))?;
+        let delete = self.delete_request_body(
+            objects.iter().map(|(key, etag)| (key.as_str(), Some(etag))),
+            false,
+        )?;
         let first = objects.first().map_or("", |(key, _)| key.as_str());
         let sent = self
             .conditional(
@@ -726,14 +726,25 @@ impl S3Client {
                         e.code().unwrap_or_default(),
                         e.message().unwrap_or_default()
                     ),
-                    matches!(e.code(), Some("InternalError" | "SlowDown")),
+                    object_error_retryable(e),
                 )),
                 None if deleted.contains(key.as_str()) => Ok(DeleteResult::Deleted),
-                None => Err(bad(format!("{key}: the answer does not mention it"))),
+                None => Err(Error::backend(
+                    &self.endpoint,
+                    "DeleteObjects",
+                    format!("{key}: the answer does not mention it"),
+                    false,
+                )),
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Attempted::Applied(results))
     }
+}
+
+/// Whether a `DeleteObjects` per-object failure may pass: S3 reports `InternalError` or
+/// `SlowDown` per object; the others (`AccessDenied`) will not change by themselves.
+fn object_error_retryable(e: &aws_sdk_s3::types::Error) -> bool {
+    matches!(e.code(), Some("InternalError" | "SlowDown"))
 }
 
 /// One object of a listing, its key still absolute.

@@ -39,7 +39,6 @@ use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 use tracing::debug;
@@ -677,20 +676,10 @@ impl Probe<'_> {
     /// element) or another per-object error is `Refused`.
     async fn send_delete_objects(&self, etag: &str) -> Result<BatchSent> {
         let capture = StatusCapture::default();
-        let object = ObjectIdentifier::builder()
-            .key(self.key)
-            .e_tag(etag)
-            .build()
-            .map_err(|e| {
-                Error::backend(&self.client.endpoint, "DeleteObjects", e.to_string(), false)
-            })?;
-        let delete = Delete::builder()
-            .objects(object)
-            .quiet(false)
-            .build()
-            .map_err(|e| {
-                Error::backend(&self.client.endpoint, "DeleteObjects", e.to_string(), false)
-            })?;
+        let etag = ETag::new(etag);
+        let delete = self
+            .client
+            .delete_request_body(std::iter::once((self.key, Some(&etag))), false)?;
         let result = self
             .client
             .sdk
