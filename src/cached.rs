@@ -37,8 +37,8 @@ use crate::dict::{PersiDict, Value};
 use crate::error::Result;
 use crate::key::Key;
 use crate::store::{
-    Capabilities, DeleteCondition, DeleteResult, Object, ObjectMeta, ObjectStore, Read,
-    ReadOptions, StoreInfo, WriteCondition, WriteResult,
+    Capabilities, Chunks, DeleteCondition, DeleteResult, Object, ObjectMeta, ObjectStore, Read,
+    ReadOptions, ReadStream, StoreInfo, WriteCondition, WriteResult,
 };
 
 /// How many entries the in-memory cache store keeps by default.
@@ -498,6 +498,30 @@ impl ObjectStore for CachedStore {
             // A refusal leaves the object (and a cached entry of it) as it was.
             Ok(WriteResult::Refused) => {}
             Err(_) => self.forget(name).await,
+        }
+        written
+    }
+
+    /// Streams from the wrapped store: streamed values are too large to cache.
+    async fn read_stream(&self, name: &str, options: ReadOptions) -> Result<ReadStream> {
+        self.inner.read_stream(name, options).await
+    }
+
+    /// Streams to the wrapped store and forgets the cached entry: streamed values are too
+    /// large to cache.
+    async fn write_stream(
+        &self,
+        name: &str,
+        chunks: Chunks,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<WriteResult> {
+        let written = self
+            .inner
+            .write_stream(name, chunks, content_type, condition)
+            .await;
+        if !matches!(written, Ok(WriteResult::Refused)) {
+            self.forget(name).await;
         }
         written
     }

@@ -107,6 +107,17 @@ pub enum Error {
         attempts: u32,
     },
 
+    /// A value read as a stream in several requests was replaced before the last of them:
+    /// the rest of the stream would belong to another version, so it ends here. Read it
+    /// again.
+    #[error("{object} changed while it was read as a stream (its parts pinned to ETag {etag} were refused)")]
+    ChangedWhileRead {
+        /// The object (its key or store name).
+        object: String,
+        /// The ETag the stream was pinned to.
+        etag: String,
+    },
+
     /// The backend cannot do what the operation needs atomically (for example a server that
     /// ignores `If-Match`). Use another backend, or opt in to the documented racy fallback.
     #[error("{capability} is not supported by {endpoint}")]
@@ -349,6 +360,13 @@ pub enum Capability {
     DeleteIfMatch,
     /// `GET` with `If-None-Match: <etag>` answered `304 Not Modified` when unchanged.
     GetIfNoneMatch,
+    /// Multipart uploads (`CreateMultipartUpload`, `UploadPart`,
+    /// `CompleteMultipartUpload`) in the form S3 documents.
+    MultipartUpload,
+    /// `CompleteMultipartUpload` with `If-None-Match: *` refused when the key exists.
+    MultipartIfAbsent,
+    /// `CompleteMultipartUpload` with `If-Match: <etag>` refused when the ETag differs.
+    MultipartIfMatch,
 }
 
 impl fmt::Display for Capability {
@@ -358,6 +376,11 @@ impl fmt::Display for Capability {
             Capability::PutIfMatch => "conditional PUT (If-Match)",
             Capability::DeleteIfMatch => "conditional DELETE (If-Match)",
             Capability::GetIfNoneMatch => "conditional GET (If-None-Match)",
+            Capability::MultipartUpload => "multipart upload",
+            Capability::MultipartIfAbsent => {
+                "conditional CompleteMultipartUpload (If-None-Match: *)"
+            }
+            Capability::MultipartIfMatch => "conditional CompleteMultipartUpload (If-Match)",
         })
     }
 }
@@ -401,6 +424,7 @@ impl Error {
         match self {
             Error::Backend { retryable, .. } | Error::Unreachable { retryable, .. } => *retryable,
             Error::ConcurrencyConflict { .. }
+            | Error::ChangedWhileRead { .. }
             | Error::Timeout { .. }
             | Error::LockTimeout { .. } => true,
             _ => false,

@@ -55,6 +55,7 @@ mod conditional;
 mod listing;
 mod plain;
 mod short_verbs;
+mod streams;
 mod subdicts;
 mod transform;
 
@@ -75,6 +76,7 @@ pub use self::plain::{
     key_charset, keys_values_items, missing_keys,
 };
 pub use self::short_verbs::short_verbs;
+pub use self::streams::streamed_values;
 pub use self::subdicts::{subdict_isolation, subdicts};
 pub use self::transform::{
     insert_race, iteration_skips_deleted, transform_basics, transform_gives_up, transform_race,
@@ -255,6 +257,7 @@ macro_rules! __contract_tests {
                 encode_errors_store_nothing,
                 declared_capabilities,
                 short_verbs,
+                streamed_values,
             }
         }
     };

@@ -10,6 +10,7 @@
 mod bulk;
 mod ops;
 mod order;
+mod stream;
 mod transform;
 
 /// Binds `$name` to the object name of `$key` and `$t` to the [`Target`] of one operation

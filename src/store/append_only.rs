@@ -7,8 +7,8 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 use super::{
-    Capabilities, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore, Read, ReadOptions,
-    StoreInfo, WriteCondition, WriteResult,
+    Capabilities, Chunks, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore, Read,
+    ReadOptions, ReadStream, StoreInfo, WriteCondition, WriteResult,
 };
 use crate::error::{Error, Result};
 
@@ -88,6 +88,37 @@ impl ObjectStore for AppendOnly {
                 _ => Ok(WriteResult::Refused),
             },
             other => self.inner.write(name, body, content_type, other).await,
+        }
+    }
+
+    async fn read_stream(&self, name: &str, options: ReadOptions) -> Result<ReadStream> {
+        self.inner.read_stream(name, options).await
+    }
+
+    async fn write_stream(
+        &self,
+        name: &str,
+        chunks: Chunks,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<WriteResult> {
+        match condition {
+            // An insert streams through; the rest are refused as `write` refuses them,
+            // without reading the stream.
+            WriteCondition::Always => match self
+                .inner
+                .write_stream(name, chunks, content_type, WriteCondition::IfAbsent)
+                .await?
+            {
+                WriteResult::Refused => Err(refused(name, "overwrite")),
+                written => Ok(written),
+            },
+            WriteCondition::IfAbsent => {
+                self.inner
+                    .write_stream(name, chunks, content_type, WriteCondition::IfAbsent)
+                    .await
+            }
+            other => self.write(name, Bytes::new(), content_type, other).await,
         }
     }
 

@@ -46,6 +46,7 @@ mod append_only;
 mod empty;
 mod memory;
 mod prefixed;
+mod stream;
 mod write_once;
 
 use std::sync::Arc;
@@ -59,6 +60,9 @@ pub use self::append_only::AppendOnly;
 pub use self::empty::EmptyStore;
 pub use self::memory::MemStore;
 pub use self::prefixed::Prefixed;
+pub use self::stream::{
+    chunks_from_bytes, chunks_from_reader, Chunks, ObjectStream, ReadStream, READER_CHUNK,
+};
 pub use self::write_once::{Stored, WriteOnce, WriteOnceStats};
 use crate::cond::ETag;
 use crate::error::{Capability, Error, Result};
@@ -243,13 +247,19 @@ impl Capabilities {
         delete_many_if_match: false,
     };
 
-    /// Whether `capability` is enforced.
+    /// Whether `capability` is enforced. The conditions of multipart uploads are not part
+    /// of these capabilities (S3 probes them on its first large conditional write), so
+    /// they answer `false` here.
     pub fn has(&self, capability: Capability) -> bool {
         match capability {
             Capability::PutIfAbsent => self.put_if_absent,
             Capability::PutIfMatch => self.put_if_match,
             Capability::DeleteIfMatch => self.delete_if_match,
             Capability::GetIfNoneMatch => self.get_if_none_match,
+            // Probed by the S3 store on its first large conditional write, not here.
+            Capability::MultipartUpload
+            | Capability::MultipartIfAbsent
+            | Capability::MultipartIfMatch => false,
         }
     }
 
@@ -313,6 +323,34 @@ pub trait ObjectStore: Send + Sync + 'static {
         content_type: &str,
         condition: WriteCondition,
     ) -> Result<WriteResult>;
+
+    /// Reads an object as a stream of chunks, for values too large to hold in memory.
+    ///
+    /// The default reads the object whole with [`read`](ObjectStore::read). S3 sends
+    /// ranged GETs, the first for up to one part and the rest pinned to its ETag
+    /// (`If-Match`), a bounded number in flight; a small object is one GET either way.
+    async fn read_stream(&self, name: &str, options: ReadOptions) -> Result<ReadStream> {
+        Ok(self.read(name, options).await?.into())
+    }
+
+    /// Stores the bytes of `chunks` under `name` if `condition` holds, for values too large
+    /// to hold in memory. An error of the stream stores nothing.
+    ///
+    /// The default gathers the chunks and sends one [`write`](ObjectStore::write). S3
+    /// sends one PUT below its multipart threshold and a multipart upload above it: parts
+    /// uploaded in parallel (a bounded number in flight, so memory stays bounded whatever
+    /// the size) and the condition on `CompleteMultipartUpload`; the upload is aborted on
+    /// every failure.
+    async fn write_stream(
+        &self,
+        name: &str,
+        chunks: Chunks,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<WriteResult> {
+        let body = stream::collect(chunks, 0).await?;
+        self.write(name, body, content_type, condition).await
+    }
 
     /// Deletes `name` if `condition` holds (one DELETE).
     async fn delete(&self, name: &str, condition: DeleteCondition) -> Result<DeleteResult>;
@@ -412,6 +450,18 @@ macro_rules! forward_store {
                 condition: WriteCondition,
             ) -> Result<WriteResult> {
                 (**self).write(name, body, content_type, condition).await
+            }
+            async fn read_stream(&self, name: &str, options: ReadOptions) -> Result<ReadStream> {
+                (**self).read_stream(name, options).await
+            }
+            async fn write_stream(
+                &self,
+                name: &str,
+                chunks: Chunks,
+                content_type: &str,
+                condition: WriteCondition,
+            ) -> Result<WriteResult> {
+                (**self).write_stream(name, chunks, content_type, condition).await
             }
             async fn delete(&self, name: &str, condition: DeleteCondition) -> Result<DeleteResult> {
                 (**self).delete(name, condition).await

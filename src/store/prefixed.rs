@@ -7,8 +7,8 @@ use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use super::{
-    Capabilities, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore, Read, ReadOptions,
-    StoreInfo, WriteCondition, WriteResult,
+    Capabilities, Chunks, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore, Read,
+    ReadOptions, ReadStream, StoreInfo, WriteCondition, WriteResult,
 };
 use crate::cond::ETag;
 use crate::error::{Error, Result};
@@ -135,6 +135,30 @@ impl ObjectStore for Prefixed {
     ) -> Result<WriteResult> {
         self.inner
             .write(&self.full(name), body, content_type, condition)
+            .await
+            .map_err(|e| self.relative(e))
+    }
+
+    async fn read_stream(&self, name: &str, options: ReadOptions) -> Result<ReadStream> {
+        let read = self.inner.read_stream(&self.full(name), options).await?;
+        Ok(match read {
+            ReadStream::Found(mut object) => {
+                object.meta.name = name.to_owned();
+                ReadStream::Found(object)
+            }
+            other => other,
+        })
+    }
+
+    async fn write_stream(
+        &self,
+        name: &str,
+        chunks: Chunks,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<WriteResult> {
+        self.inner
+            .write_stream(&self.full(name), chunks, content_type, condition)
             .await
             .map_err(|e| self.relative(e))
     }
