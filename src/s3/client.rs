@@ -156,7 +156,9 @@ impl Head {
 }
 
 /// The lineage recorded in an object's user metadata.
-fn lineage(metadata: Option<&std::collections::HashMap<String, String>>) -> Option<Lineage> {
+pub(crate) fn lineage(
+    metadata: Option<&std::collections::HashMap<String, String>>,
+) -> Option<Lineage> {
     let m = metadata?;
     Lineage::parse(
         m.get(WRITE_ID).map(String::as_str),
@@ -202,7 +204,7 @@ pub(crate) enum Lost<R> {
 
 /// Switches the SDK's retries off in a request's configuration override (the
 /// conditional requests, whose retries the send loop runs itself).
-fn no_sdk_retries(over: aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder {
+pub(crate) fn no_sdk_retries(over: aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder {
     over.retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
 }
 
@@ -212,7 +214,7 @@ fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
     exp.min(cap).mul_f64(fastrand::f64())
 }
 
-fn system_time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> SystemTime {
+pub(crate) fn system_time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> SystemTime {
     t.and_then(|t| SystemTime::try_from(*t).ok())
         .unwrap_or(SystemTime::UNIX_EPOCH)
 }

@@ -17,6 +17,7 @@ use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumVal
 use aws_sdk_s3::Client;
 
 use super::client::{S3Client, Timeouts};
+use super::multipart::{self, probe::MultipartCapabilities, MultipartSettings};
 use super::probe;
 use super::settings::{Encryption, ObjectSettings};
 use super::stats::{CountingInterceptor, RequestStats};
@@ -91,6 +92,7 @@ pub struct S3DictBuilder {
     max_value_size: u64,
     concurrency: usize,
     objects: ObjectSettings,
+    multipart: MultipartSettings,
 }
 
 impl std::fmt::Debug for S3DictBuilder {
@@ -238,11 +240,57 @@ url_settings! {
             let metadata = ObjectSettings::pairs(v, "metadata")?;
             Ok(b.objects_mut(|o| o.metadata = metadata))
         };
+    ["multipart_threshold"] "streamed values over this many bytes (`16MiB`) are multipart uploads" =>
+        |b, v, cx| {
+            let threshold = byte_size(v, cx)?;
+            let m = b.multipart;
+            Ok(b.multipart(MultipartSettings { threshold, ..m }))
+        };
+    ["part_size"] "the part size of multipart uploads and streamed reads (`8MiB`)" =>
+        |b, v, cx| {
+            let part_size = byte_size(v, cx)?;
+            let m = b.multipart;
+            Ok(b.multipart(MultipartSettings { part_size, ..m }))
+        };
+    ["parts_in_flight"] "parts uploaded or ranges read at the same time" =>
+        |b, v, cx| {
+            let parts_in_flight = v.parse().ok().filter(|n| *n > 0)
+                .ok_or_else(|| cx.bad(format!("parts_in_flight={v:?} is not a number > 0")))?;
+            let m = b.multipart;
+            Ok(b.multipart(MultipartSettings { parts_in_flight, ..m }))
+        };
     ["concurrency"] "requests in flight for bulk operations" =>
         |b, v, cx| Ok(b.concurrency(
             v.parse().ok().filter(|n| *n > 0)
                 .ok_or_else(|| cx.bad(format!("concurrency={v:?} is not a number > 0")))?,
         ));
+}
+
+/// A size in bytes from a URL parameter: a number, optionally followed by `KiB`, `MiB`
+/// or `GiB`.
+fn byte_size(value: &str, cx: &UrlContext<'_>) -> Result<u64> {
+    let (digits, unit) = value.split_at(
+        value
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(value.len()),
+    );
+    let shift = match unit {
+        "" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        _ => {
+            return Err(cx.bad(format!(
+                "{}={value:?}: write bytes, or a number with KiB, MiB or GiB",
+                cx.name
+            )))
+        }
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| cx.bad(format!("{}={value:?} is not a size in bytes", cx.name)))
 }
 
 /// A duration in milliseconds, more than 0, from a URL parameter.
@@ -313,6 +361,7 @@ impl S3DictBuilder {
             max_value_size: DEFAULT_MAX_VALUE_SIZE,
             concurrency: DEFAULT_CONCURRENCY,
             objects: ObjectSettings::default(),
+            multipart: MultipartSettings::default(),
         }
     }
 
@@ -321,6 +370,15 @@ impl S3DictBuilder {
     /// [`ObjectSettings`]). Checked when the dictionary is built.
     pub fn object_settings(mut self, settings: ObjectSettings) -> Self {
         self.objects = settings;
+        self
+    }
+
+    /// How values are streamed: above `threshold` bytes a streamed write is a multipart
+    /// upload of `part_size` parts, `parts_in_flight` at a time, and a streamed read
+    /// fetches ranges of `part_size` bytes as many at a time (default:
+    /// [`MultipartSettings::default`]). Checked when the dictionary is built.
+    pub fn multipart(mut self, settings: MultipartSettings) -> Self {
+        self.multipart = settings;
         self
     }
 
@@ -512,6 +570,7 @@ impl S3DictBuilder {
         }
         let root = root_prefix(&self.root_prefix)?;
         self.objects.check()?;
+        self.multipart.check()?;
         let stats = Arc::new(RequestStats::default());
         let mut config = match (&self.client, &self.sdk_config) {
             (Some(client), _) => client.config().to_builder(),
@@ -577,6 +636,13 @@ impl S3DictBuilder {
             Some(declared) => probe::declared(declared),
             None => probe::cell(&client.endpoint, &client.bucket),
         };
+        let multipart_capabilities = match self.capabilities {
+            Some(declared) => multipart::probe::declared(MultipartCapabilities {
+                if_absent: declared.put_if_absent,
+                if_match: declared.put_if_match,
+            }),
+            None => multipart::probe::cell(&client.endpoint, &client.bucket),
+        };
         if self.create_bucket {
             create_bucket(&client).await?;
         }
@@ -589,6 +655,8 @@ impl S3DictBuilder {
             racy_fallback: self.racy_fallback,
             concurrency: self.concurrency,
             append_only: self.append_only,
+            multipart: self.multipart,
+            multipart_capabilities,
         });
         let settings = DictSettings {
             codec: self.codec,

@@ -58,8 +58,10 @@ mod classify;
 mod client;
 mod config;
 mod dict;
+pub mod multipart;
 pub mod presign;
 pub mod probe;
+mod ranged;
 mod resolve;
 pub mod settings;
 mod stats;
@@ -69,6 +71,8 @@ pub use self::config::{
     url_parameters, S3DictBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
 };
 pub use self::dict::S3Dict;
+pub use self::multipart::probe::MultipartCapabilities;
+pub use self::multipart::MultipartSettings;
 pub use self::presign::{Presign, PresignedRequest, MAX_PRESIGNED_EXPIRY};
 pub use self::probe::{ProbeCheck, ProbeReport, ProbeVerdict};
 pub use self::settings::{Encryption, ObjectSettings};

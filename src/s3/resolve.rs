@@ -91,14 +91,33 @@ pub(crate) struct ConditionalPut<'a> {
     pub(crate) name: &'a str,
     /// The object key.
     pub(crate) key: &'a str,
-    /// The body sent.
-    pub(crate) body: &'a Bytes,
+    /// What was sent, for the ETag it makes.
+    pub(crate) body: PutBody<'a>,
     /// The lineage the PUT recorded: its write id first.
     pub(crate) lineage: &'a Lineage,
     /// `If-Match: e`: the version it replaces; `None` for `If-None-Match: *`.
     pub(crate) replaces: Option<&'a ETag>,
     /// Whether nothing under the store's root is ever replaced or removed.
     pub(crate) append_only: bool,
+}
+
+/// What a conditional write sent, as far as the ETag it makes goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PutBody<'a> {
+    /// One PUT of these bytes.
+    Single(&'a Bytes),
+    /// A multipart upload, whose ETag is computed from its parts' ETags.
+    Multipart(&'a ETag),
+}
+
+impl PutBody<'_> {
+    /// The ETag S3 gives the object this write makes.
+    fn etag(self) -> ETag {
+        match self {
+            PutBody::Single(body) => single_put_etag(body),
+            PutBody::Multipart(etag) => etag.clone(),
+        }
+    }
 }
 
 /// After a lost answer to a conditional PUT (see the module docs): `Written`, `Refused`,
@@ -126,7 +145,7 @@ pub(crate) async fn put(
             // The object is ours: its ETag is the one our write made.
             Some(head) if !built_upon => head.etag.clone(),
             // Built upon since: the ETag our write made is S3's digest of the body.
-            _ => single_put_etag(put.body),
+            _ => put.body.etag(),
         };
         tracing::debug!(object = %put.key, built_upon, "a conditional PUT whose answer was lost had landed: settled by its write id");
         return Ok(Lost::Settled(WriteResult::Written(

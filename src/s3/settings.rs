@@ -12,6 +12,7 @@
 //! works the same (ETags are opaque), and a lost answer to a write that others have built
 //! upon since reports an ETag that names no version (see the S3 module's lost answers).
 
+use aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder;
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
 
@@ -54,6 +55,42 @@ pub struct ObjectSettings {
     /// Extra user metadata (`x-amz-meta-<name>`); names are lowercase, and the
     /// `persidict-` names are the crate's own.
     pub metadata: Vec<(String, String)>,
+}
+
+/// Sets the object settings `$settings` on `$request`, a builder of any request that
+/// creates an object (its setters share their names).
+macro_rules! apply_settings {
+    ($settings:expr, $request:expr) => {{
+        let settings: &ObjectSettings = $settings;
+        let mut request = $request;
+        match &settings.encryption {
+            None => {}
+            Some(Encryption::S3) => {
+                request = request.server_side_encryption(ServerSideEncryption::Aes256);
+            }
+            Some(Encryption::Kms { key_id, bucket_key }) => {
+                request = request
+                    .server_side_encryption(ServerSideEncryption::AwsKms)
+                    .set_ssekms_key_id(key_id.clone());
+                if *bucket_key {
+                    request = request.bucket_key_enabled(true);
+                }
+            }
+        }
+        if let Some(class) = &settings.storage_class {
+            request = request.storage_class(StorageClass::from(class.as_str()));
+        }
+        if let Some(tagging) = settings.tagging() {
+            request = request.tagging(tagging);
+        }
+        if let Some(cache) = &settings.cache_control {
+            request = request.cache_control(cache);
+        }
+        for (name, value) in &settings.metadata {
+            request = request.metadata(name, value);
+        }
+        request
+    }};
 }
 
 impl ObjectSettings {
@@ -134,35 +171,18 @@ impl ObjectSettings {
         })
     }
 
-    /// `request` with these settings.
-    pub(crate) fn apply(&self, mut request: PutObjectFluentBuilder) -> PutObjectFluentBuilder {
-        match &self.encryption {
-            None => {}
-            Some(Encryption::S3) => {
-                request = request.server_side_encryption(ServerSideEncryption::Aes256);
-            }
-            Some(Encryption::Kms { key_id, bucket_key }) => {
-                request = request
-                    .server_side_encryption(ServerSideEncryption::AwsKms)
-                    .set_ssekms_key_id(key_id.clone());
-                if *bucket_key {
-                    request = request.bucket_key_enabled(true);
-                }
-            }
-        }
-        if let Some(class) = &self.storage_class {
-            request = request.storage_class(StorageClass::from(class.as_str()));
-        }
-        if let Some(tagging) = self.tagging() {
-            request = request.tagging(tagging);
-        }
-        if let Some(cache) = &self.cache_control {
-            request = request.cache_control(cache);
-        }
-        for (name, value) in &self.metadata {
-            request = request.metadata(name, value);
-        }
-        request
+    /// A PUT `request` with these settings.
+    pub(crate) fn apply(&self, request: PutObjectFluentBuilder) -> PutObjectFluentBuilder {
+        apply_settings!(self, request)
+    }
+
+    /// A `CreateMultipartUpload` `request` with these settings (the upload's object gets
+    /// them when it is completed).
+    pub(crate) fn apply_multipart(
+        &self,
+        request: CreateMultipartUploadFluentBuilder,
+    ) -> CreateMultipartUploadFluentBuilder {
+        apply_settings!(self, request)
     }
 
     /// Parses `k1:v1,k2:v2` (the URL form of tags and metadata).

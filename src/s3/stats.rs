@@ -27,19 +27,31 @@ pub enum RequestKind {
     List,
     /// `DeleteObjects` (batch delete).
     DeleteObjects,
-    /// Anything else (bucket operations, multipart, …).
+    /// `CreateMultipartUpload`: a multipart upload begins.
+    CreateUpload,
+    /// `UploadPart`: one part of a multipart upload.
+    UploadPart,
+    /// `CompleteMultipartUpload`: the parts become the object.
+    CompleteUpload,
+    /// `AbortMultipartUpload`: the parts are dropped.
+    AbortUpload,
+    /// Anything else (bucket operations, tagging, …).
     Other,
 }
 
 impl RequestKind {
     /// Every kind, in display order.
-    pub const ALL: [RequestKind; 7] = [
+    pub const ALL: [RequestKind; 11] = [
         RequestKind::Get,
         RequestKind::Head,
         RequestKind::Put,
         RequestKind::Delete,
         RequestKind::List,
         RequestKind::DeleteObjects,
+        RequestKind::CreateUpload,
+        RequestKind::UploadPart,
+        RequestKind::CompleteUpload,
+        RequestKind::AbortUpload,
         RequestKind::Other,
     ];
 
@@ -57,6 +69,10 @@ impl fmt::Display for RequestKind {
             RequestKind::Delete => "DELETE",
             RequestKind::List => "LIST",
             RequestKind::DeleteObjects => "DeleteObjects",
+            RequestKind::CreateUpload => "CreateMultipartUpload",
+            RequestKind::UploadPart => "UploadPart",
+            RequestKind::CompleteUpload => "CompleteMultipartUpload",
+            RequestKind::AbortUpload => "AbortMultipartUpload",
             RequestKind::Other => "other",
         })
     }
@@ -85,7 +101,7 @@ impl fmt::Display for RequestKind {
 /// ```
 #[derive(Debug, Default)]
 pub struct RequestStats {
-    counts: [AtomicU64; 7],
+    counts: [AtomicU64; RequestKind::ALL.len()],
     bytes_sent: AtomicU64,
     bytes_received: AtomicU64,
 }
@@ -93,7 +109,7 @@ pub struct RequestStats {
 /// A copy of the counters at one moment; subtract two with [`StatsSnapshot::since`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
-    counts: [u64; 7],
+    counts: [u64; RequestKind::ALL.len()],
     bytes_sent: u64,
     bytes_received: u64,
 }
@@ -101,7 +117,7 @@ pub struct StatsSnapshot {
 impl RequestStats {
     /// A snapshot of the counters.
     pub fn snapshot(&self) -> StatsSnapshot {
-        let mut counts = [0; 7];
+        let mut counts = [0; RequestKind::ALL.len()];
         for (c, a) in counts.iter_mut().zip(&self.counts) {
             *c = a.load(Ordering::Relaxed);
         }
@@ -149,7 +165,7 @@ impl StatsSnapshot {
 
     /// The requests and bytes counted since `earlier`.
     pub fn since(&self, earlier: &StatsSnapshot) -> StatsSnapshot {
-        let mut counts = [0; 7];
+        let mut counts = [0; RequestKind::ALL.len()];
         for (i, c) in counts.iter_mut().enumerate() {
             *c = self.counts[i].saturating_sub(earlier.counts[i]);
         }
@@ -243,10 +259,14 @@ fn classify_request(method: &str, uri: &str) -> RequestKind {
         "GET" if query.is_empty() || has("x-id") || has("partNumber") => RequestKind::Get,
         "GET" => RequestKind::Other,
         "HEAD" => RequestKind::Head,
+        "PUT" if has("uploadId") && has("partNumber") => RequestKind::UploadPart,
         "PUT" if has("uploadId") || has("tagging") || has("acl") => RequestKind::Other,
         "PUT" => RequestKind::Put,
+        "DELETE" if has("uploadId") => RequestKind::AbortUpload,
         "DELETE" => RequestKind::Delete,
         "POST" if has("delete") => RequestKind::DeleteObjects,
+        "POST" if has("uploads") => RequestKind::CreateUpload,
+        "POST" if has("uploadId") => RequestKind::CompleteUpload,
         _ => RequestKind::Other,
     }
 }
@@ -267,7 +287,22 @@ mod tests {
             (
                 "PUT",
                 "http://h/b/k.bin?partNumber=1&uploadId=u",
-                RequestKind::Other,
+                RequestKind::UploadPart,
+            ),
+            (
+                "POST",
+                "http://h/b/k.bin?uploads",
+                RequestKind::CreateUpload,
+            ),
+            (
+                "POST",
+                "http://h/b/k.bin?uploadId=u",
+                RequestKind::CompleteUpload,
+            ),
+            (
+                "DELETE",
+                "http://h/b/k.bin?uploadId=u",
+                RequestKind::AbortUpload,
             ),
             ("PUT", "http://h/b/k.bin?tagging", RequestKind::Other),
             (
@@ -277,7 +312,7 @@ mod tests {
             ),
             ("POST", "http://h/b?delete", RequestKind::DeleteObjects),
             ("POST", "http://h/b?deletex", RequestKind::Other),
-            ("POST", "http://h/b/k?uploads", RequestKind::Other),
+            ("POST", "http://h/b/k?uploadsx", RequestKind::Other),
         ];
         for (method, uri, want) in cases {
             assert_eq!(classify_request(method, uri), want, "{method} {uri}");

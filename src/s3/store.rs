@@ -30,19 +30,23 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use super::client::{new_write_id, Attempted, Got, Head, Lost, S3Client};
+use super::multipart::probe::MultipartCapabilities;
+use super::multipart::{self, Complete, MultipartSettings};
 use super::presign::{self, Presign, PresignedRequest};
 use super::probe::{self, Cell, ProbeReport};
-use super::resolve::{self, ConditionalPut};
+use super::ranged;
+use super::resolve::{self, ConditionalPut, PutBody};
 use super::stats::RequestStats;
 use crate::cond::{ETag, Lineage};
 use crate::error::{Capability, Error, Result};
 use crate::store::{
-    check_name, unsupported, Capabilities, DeleteCondition, DeleteResult, Object, ObjectMeta,
-    ObjectStore, Read, ReadOptions, StoreInfo, WriteCondition, WriteResult, MAX_NAME_LEN,
+    check_name, unsupported, Capabilities, Chunks, DeleteCondition, DeleteResult, Object,
+    ObjectMeta, ObjectStore, Read, ReadOptions, ReadStream, StoreInfo, WriteCondition, WriteResult,
+    MAX_NAME_LEN,
 };
 
 /// The most names one `DeleteObjects` request takes.
@@ -71,6 +75,8 @@ struct Inner {
     /// The caller's promise that nothing under the root is ever replaced or removed; it
     /// settles inserts whose answer was lost.
     append_only: bool,
+    multipart: MultipartSettings,
+    multipart_capabilities: multipart::probe::Cell,
 }
 
 /// What [`S3Store::new`] is made of.
@@ -83,6 +89,8 @@ pub(crate) struct StoreParts {
     pub(crate) racy_fallback: bool,
     pub(crate) concurrency: usize,
     pub(crate) append_only: bool,
+    pub(crate) multipart: MultipartSettings,
+    pub(crate) multipart_capabilities: multipart::probe::Cell,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -112,6 +120,8 @@ impl S3Store {
                 racy_fallback: parts.racy_fallback,
                 concurrency: parts.concurrency.max(1),
                 append_only: parts.append_only,
+                multipart: parts.multipart,
+                multipart_capabilities: parts.multipart_capabilities,
             }),
         }
     }
@@ -164,6 +174,27 @@ impl S3Store {
             &self.inner.root,
         )
         .await
+    }
+
+    /// Which conditions of `CompleteMultipartUpload` the endpoint enforces, probing them
+    /// first if nobody has in this process (about 15 small requests; see
+    /// [`multipart::probe`]). Declared capabilities cover multipart uploads too.
+    ///
+    /// # Errors
+    /// A typed error when the probe's uploads fail (permissions, network).
+    pub async fn multipart_capabilities(&self) -> Result<MultipartCapabilities> {
+        multipart::probe::capabilities(
+            &self.inner.multipart_capabilities,
+            &self.inner.client,
+            &self.inner.root,
+        )
+        .await
+    }
+
+    /// The multipart settings: the threshold, part size and parts in flight of streamed
+    /// writes and reads.
+    pub fn multipart_settings(&self) -> &MultipartSettings {
+        &self.inner.multipart
     }
 
     /// Signs a request for the object `name` that anyone holding it can send until it
@@ -279,6 +310,75 @@ impl ObjectStore for S3Store {
         })
     }
 
+    async fn read_stream(&self, name: &str, options: ReadOptions) -> Result<ReadStream> {
+        check_name(name)?;
+        let key = self.object_key(name);
+        ranged::read(
+            &self.inner.client,
+            &self.inner.multipart,
+            name,
+            &key,
+            options,
+        )
+        .await
+    }
+
+    async fn write_stream(
+        &self,
+        name: &str,
+        mut chunks: Chunks,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<WriteResult> {
+        check_name(name)?;
+        let settings = &self.inner.multipart;
+        // Up to the threshold the value is one PUT.
+        let mut first = BytesMut::new();
+        while first.len() as u64 <= settings.threshold {
+            match chunks.next().await {
+                Some(chunk) => first.extend_from_slice(&chunk?),
+                None => {
+                    return self
+                        .write(name, first.freeze(), content_type, condition)
+                        .await
+                }
+            }
+        }
+        let key = self.object_key(name);
+        let (if_match, capability) = match &condition {
+            WriteCondition::Always => (None, None),
+            WriteCondition::IfAbsent => (None, Some(Capability::MultipartIfAbsent)),
+            WriteCondition::IfMatch(e) => (Some(e), Some(Capability::MultipartIfMatch)),
+        };
+        let complete = match capability {
+            None => Complete::Always,
+            Some(capability) => {
+                let caps = self.multipart_capabilities().await?;
+                let enforced = match capability {
+                    Capability::MultipartIfAbsent => caps.if_absent,
+                    _ => caps.if_match,
+                };
+                match (self.mode(enforced, capability)?, if_match) {
+                    (Mode::Emulated, expected) => Complete::Emulated(expected),
+                    (Mode::Enforced, Some(e)) => Complete::IfMatch(e),
+                    (Mode::Enforced, None) => Complete::IfAbsent,
+                }
+            }
+        };
+        let lineage = Lineage::new(&new_write_id(), if_match.and_then(ETag::lineage));
+        multipart::Upload {
+            client: &self.inner.client,
+            settings,
+            name,
+            key: &key,
+            content_type,
+            lineage: &lineage,
+            append_only: self.inner.append_only,
+        }
+        .run(first, chunks, complete)
+        .await
+    }
+
     async fn head(&self, name: &str) -> Result<Option<ObjectMeta>> {
         check_name(name)?;
         let key = self.object_key(name);
@@ -327,7 +427,7 @@ impl ObjectStore for S3Store {
         let put = ConditionalPut {
             name,
             key: &key,
-            body: &body,
+            body: PutBody::Single(&body),
             lineage: &lineage,
             replaces: if_match,
             append_only: self.inner.append_only,

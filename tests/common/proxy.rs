@@ -151,6 +151,16 @@ pub struct OneDrop {
     pub release: Arc<tokio::sync::Notify>,
 }
 
+impl OneDrop {
+    /// Whether the request `method path` is the one armed for.
+    fn matches(&self, method: &str, path: &str) -> bool {
+        match self.method.split_once(' ') {
+            Some((m, within)) => m == method && path.contains(within),
+            None => self.method == method,
+        }
+    }
+}
+
 /// A running proxy; it stops when dropped.
 pub struct Proxy {
     pub url: String,
@@ -223,6 +233,8 @@ impl Proxy {
     }
 
     /// Arms a one-shot drop of the answer to the next `method` request; see [`OneDrop`].
+    /// `method` may be followed by a space and text the request's path must contain
+    /// (`"POST uploadId="`: the next `CompleteMultipartUpload`).
     pub fn drop_next_answer(&self, method: &str) -> OneDrop {
         let one = OneDrop {
             method: method.to_owned(),
@@ -468,7 +480,7 @@ async fn serve(st: Arc<State>, conn: TcpStream) -> std::io::Result<()> {
         let mut parts = head.first_line.split(' ');
         let method = parts.next().unwrap_or_default().to_owned();
         let path = parts.next().unwrap_or_default().to_owned();
-        st.log.lock().unwrap().push((method.clone(), path));
+        st.log.lock().unwrap().push((method.clone(), path.clone()));
         if head
             .get("expect")
             .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
@@ -541,7 +553,7 @@ async fn serve(st: Arc<State>, conn: TcpStream) -> std::io::Result<()> {
         st.count(|c| &c.forwarded);
         let armed = {
             let mut one = st.one_drop.lock().unwrap();
-            if one.as_ref().is_some_and(|o| o.method == method) {
+            if one.as_ref().is_some_and(|o| o.matches(&method, &path)) {
                 one.take()
             } else {
                 None
