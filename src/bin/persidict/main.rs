@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
 use futures::TryStreamExt;
+use persidict::store::{WriteCondition, WriteResult};
 use persidict::{Codec, Encoded, EntryMeta, Error, Key, Opened, PersiDict};
 use serde_json::json;
 
@@ -32,6 +33,8 @@ Values are the stored bytes, whatever the codec: `get` writes them to stdout ver
 (json: the JSON text, text: the text, raw and bincode: the bytes; a newline is added for
 json and text when stdout is a terminal); `put` stores VALUE (or stdin with `-`) verbatim,
 after checking that json is valid JSON and text is UTF-8. --hex reads and writes hex.
+Raw and text values stream: `get` writes them as they arrive and `put -` sends stdin as it
+is read (a multipart upload on S3 above multipart_threshold), in bounded memory.
 
 Exit status: 0 done, 1 the operation failed (the error on stderr, one line), 2 usage error.";
 
@@ -469,6 +472,9 @@ async fn ls(cli: &Cli, d: &PersiDict<Encoded>, long: bool) -> Outcome {
 }
 
 async fn get(cli: &Cli, d: &PersiDict<Encoded>, key: &Key, hex: bool) -> Outcome {
+    if !cli.json && !hex && matches!(d.info().codec, Codec::Raw | Codec::Text) {
+        return get_streamed(d, key).await;
+    }
     let (value, etag) = d
         .get_with_etag(key)
         .await?
@@ -520,7 +526,63 @@ async fn get(cli: &Cli, d: &PersiDict<Encoded>, key: &Key, hex: bool) -> Outcome
         .map_err(|e| Failure(format!("writing to stdout: {e}")))
 }
 
+/// `get` of a raw or text value: streamed to stdout as it arrives, so a value of any size
+/// passes in bounded memory.
+async fn get_streamed(d: &PersiDict<Encoded>, key: &Key) -> Outcome {
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let mut object = d
+        .get_stream(key)
+        .await?
+        .ok_or_else(|| Error::NotFound { key: key.clone() })?;
+    let mut stdout = tokio::io::stdout();
+    let written = |e: std::io::Error| Failure(format!("writing to stdout: {e}"));
+    let mut last = None;
+    while let Some(chunk) = object.chunks.next().await {
+        let chunk = chunk?;
+        last = chunk.last().copied().or(last);
+        stdout.write_all(&chunk).await.map_err(written)?;
+    }
+    let textual = d.info().codec == Codec::Text;
+    if textual && std::io::stdout().is_terminal() && last.is_some_and(|b| b != b'\n') {
+        stdout.write_all(b"\n").await.map_err(written)?;
+    }
+    stdout.flush().await.map_err(written)
+}
+
+/// `put -` of a raw or text value: stdin streamed to the store (a multipart upload on S3
+/// above its threshold), so a value of any size passes in bounded memory.
+async fn put_streamed(cli: &Cli, d: &PersiDict<Encoded>, key: &Key) -> Outcome {
+    use futures::StreamExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let size = std::sync::Arc::new(AtomicU64::new(0));
+    let counted = std::sync::Arc::clone(&size);
+    let chunks = persidict::store::chunks_from_reader(tokio::io::stdin(), "stdin")
+        .inspect(move |c| {
+            if let Ok(c) = c {
+                counted.fetch_add(c.len() as u64, Ordering::Relaxed);
+            }
+        })
+        .boxed();
+    let etag = match d.put_stream(key, chunks, WriteCondition::Always).await? {
+        WriteResult::Written(etag) => etag,
+        WriteResult::Refused => {
+            return Err(Failure(format!(
+                "{key}: the store refused an unconditional write"
+            )))
+        }
+    };
+    if cli.json {
+        let size = size.load(Ordering::Relaxed);
+        emit(&json!({ "key": key.to_string(), "etag": etag.as_str(), "size": size }));
+    }
+    Ok(())
+}
+
 async fn put(cli: &Cli, d: &PersiDict<Encoded>, key: &Key, value: &str, hex: bool) -> Outcome {
+    if value == "-" && !hex && matches!(d.info().codec, Codec::Raw | Codec::Text) {
+        return put_streamed(cli, d, key).await;
+    }
     let mut bytes = if value == "-" {
         let mut buf = Vec::new();
         std::io::stdin()
