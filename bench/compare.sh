@@ -4,6 +4,8 @@
 #
 # Usage: bench/compare.sh          (from anywhere; about 5 minutes after the build)
 #
+# Also streams one 1 GiB value up and down and records the peak RSS of each direction.
+#
 # Starts its own SeaweedFS (ports below, fresh data dir under target/bench/s3) and stops
 # it by PID on exit; builds the release benchmark; prints a Markdown table and writes the
 # raw figures to target/bench/compare.json.
@@ -57,6 +59,10 @@ log "memory: 100k keys, iterated by separate processes"
 # Values fetch 100k objects (32 GETs in flight while the listing goes on): about 30 s here.
 "$BIN" rss "$ENDPOINT" "$BUCKET" rss values >>"$BENCH_DIR/rss.jsonl"
 
+log "memory: one 1 GiB value streamed up and down (multipart upload, ranged GETs)"
+"$BIN" large "$ENDPOINT" "$BUCKET" large 1024 >"$BENCH_DIR/large.jsonl"
+
 "$PY" bench/report.py "$BENCH_DIR/compare.json" "$BENCH_DIR/rust.json" \
-    "$BENCH_DIR/persidict.json" "$BENCH_DIR/rss.jsonl" | tee "$BENCH_DIR/compare.md"
+    "$BENCH_DIR/persidict.json" "$BENCH_DIR/rss.jsonl" "$BENCH_DIR/large.jsonl" \
+    | tee "$BENCH_DIR/compare.md"
 log "raw figures: $BENCH_DIR/compare.json; took $((SECONDS - t0)) s"

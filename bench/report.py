@@ -1,6 +1,6 @@
 """Merges the benchmark's JSON rows, prints the Markdown table and writes compare.json.
 
-Usage: report.py OUT.json RUST.json PYTHON.json [RSS.jsonl]
+Usage: report.py OUT.json RUST.json PYTHON.json [RSS.jsonl [LARGE.jsonl]]
 """
 
 import json
@@ -29,6 +29,9 @@ def main():
     rss = []
     if len(sys.argv) > 4:
         rss = [json.loads(line) for line in open(sys.argv[4]) if line.strip()]
+    large = []
+    if len(sys.argv) > 5:
+        large = [json.loads(line) for line in open(sys.argv[5]) if line.strip()]
     by = {}
     order = []
     for r in rows:
@@ -79,6 +82,21 @@ def main():
             "n": m["entries"], "ops_per_s": m["entries"] / m["secs"],
             "requests_per_op": m["requests"] / max(m["entries"], 1), "cpu_us_per_op": None,
             "peak_rss_kb": m["vm_hwm_kb"], "rss_before_kb": m["vm_hwm_kb_before"],
+        })
+    for m in large:
+        way = "up (put_stream)" if m["mode"] == "large-put" else "down (get_stream)"
+        mib_s = m["mib"] / m["secs"]
+        lines.append("")
+        lines.append(
+            f"A {m['mib']:,} MiB value streamed {way}, parts of {m['part_size'] >> 20} MiB, "
+            f"{m['parts_in_flight']} in flight: {mib_s:,.0f} MiB/s, {m['requests']} requests, "
+            f"peak RSS {m['vm_hwm_kb'] / 1024:.1f} MiB (before: {m['vm_hwm_kb_before'] / 1024:.1f} MiB)."
+        )
+        rows.append({
+            "op": m["mode"] + " (peak RSS)", "impl": "persidict-rs", "value_size": m["mib"] << 20,
+            "n": 1, "ops_per_s": 1 / m["secs"], "requests_per_op": m["requests"],
+            "cpu_us_per_op": None, "peak_rss_kb": m["vm_hwm_kb"],
+            "rss_before_kb": m["vm_hwm_kb_before"],
         })
     with open(out, "w") as f:
         json.dump(rows, f, indent=2)

@@ -6,6 +6,7 @@
 //! bench_compare run <endpoint> <bucket> <out.json>    # the measurements, as JSON rows
 //! bench_compare fill <endpoint> <bucket> <prefix> <n> # n 100-byte entries, 128 PUTs in flight
 //! bench_compare rss <endpoint> <bucket> <prefix> keys|values
+//! bench_compare large <endpoint> <bucket> <prefix> <MiB>  # one value streamed up, then down
 //! ```
 //!
 //! `BENCH_ONLY` (optional, comma-separated) limits `run` to the sections or operations
@@ -1044,6 +1045,87 @@ async fn rss(endpoint: &str, bucket: &str, prefix: &str, mode: &str) -> Res<()> 
     Ok(())
 }
 
+/// Resets the peak RSS (`VmHWM`) to the current RSS (Linux: `clear_refs` mode 5).
+fn reset_vm_hwm() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Streams one value of `mib` MiB up (generated as it is sent, never held) and back down
+/// (consumed as it arrives), and prints the peak RSS of each direction as JSON lines.
+async fn large(endpoint: &str, bucket: &str, prefix: &str, mib: usize) -> Res<()> {
+    use persidict::store::{Chunks, WriteCondition, WriteResult};
+    let d = open(endpoint, bucket, prefix).await?;
+    d.capabilities().await?;
+    let k = Key::try_from("large/value")?;
+    // Warm the client with one small streamed write and read.
+    let warm = Key::try_from("large/warm")?;
+    let _ = d
+        .put_stream(
+            &warm,
+            persidict::store::chunks_from_bytes("warm"),
+            WriteCondition::Always,
+        )
+        .await?;
+    let _ = d.get_stream(&warm).await?;
+    let chunk = |i: usize| Bytes::from(vec![(i % 251) as u8; 1 << 20]);
+    let chunks: Chunks = futures::stream::iter((0..mib).map(move |i| Ok(chunk(i)))).boxed();
+    let report = |mode: &str, secs: f64, before: u64, requests: u64| {
+        println!(
+            "{}",
+            serde_json::json!({
+                "mode": mode, "mib": mib, "secs": secs,
+                "vm_hwm_kb_before": before, "vm_hwm_kb": vm_hwm_kb(), "requests": requests,
+                "part_size": d.s3_store().multipart_settings().part_size,
+                "parts_in_flight": d.s3_store().multipart_settings().parts_in_flight,
+            })
+        );
+    };
+    reset_vm_hwm();
+    let before = vm_hwm_kb();
+    let stats = d.stats().snapshot();
+    let t0 = Instant::now();
+    let written = d.put_stream(&k, chunks, WriteCondition::Always).await?;
+    if !matches!(written, WriteResult::Written(_)) {
+        return Err(fail("the streamed write was refused"));
+    }
+    report(
+        "large-put",
+        t0.elapsed().as_secs_f64(),
+        before,
+        d.stats().snapshot().since(&stats).total(),
+    );
+
+    reset_vm_hwm();
+    let before = vm_hwm_kb();
+    let stats = d.stats().snapshot();
+    let t0 = Instant::now();
+    let mut object = d
+        .get_stream(&k)
+        .await?
+        .ok_or_else(|| fail("the value is gone"))?;
+    let (mut len, mut offset_ok) = (0usize, true);
+    while let Some(c) = object.chunks.next().await {
+        let c = c?;
+        // Every byte of MiB i is i % 251.
+        offset_ok &= c
+            .iter()
+            .enumerate()
+            .all(|(j, b)| *b == (((len + j) >> 20) % 251) as u8);
+        len += c.len();
+    }
+    if len != mib << 20 || !offset_ok {
+        return Err(fail(format!("read back {len} bytes, intact: {offset_ok}")));
+    }
+    report(
+        "large-get",
+        t0.elapsed().as_secs_f64(),
+        before,
+        d.stats().snapshot().since(&stats).total(),
+    );
+    d.delete(&k).await?;
+    Ok(())
+}
+
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -1060,6 +1142,7 @@ fn main() -> Res<()> {
             "run" => run(a(1)?, a(2)?, a(3)?).await,
             "fill" => fill(a(1)?, a(2)?, a(3)?, a(4)?.parse()?).await,
             "rss" => rss(a(1)?, a(2)?, a(3)?, a(4)?).await,
+            "large" => large(a(1)?, a(2)?, a(3)?, a(4)?.parse()?).await,
             other => Err(fail(format!("unknown command {other:?}"))),
         }
     })?;
