@@ -12,6 +12,7 @@ use std::thread;
 
 use persidict::blocking::{self, FileDict, MemDict, Opened, PersiDict, S3Dict};
 use persidict::s3::RequestKind;
+use persidict::store::{WriteCondition, WriteResult};
 use persidict::{Codec, Condition, Key, Retrieve, RetryPolicy, Slot, Write};
 
 fn key(s: &str) -> Key {
@@ -196,6 +197,7 @@ fn blocking_memory_method_list_matches_async() {
         include_str!("../src/dict/bulk.rs"),
         include_str!("../src/dict/transform.rs"),
         include_str!("../src/dict/order.rs"),
+        include_str!("../src/dict/stream.rs"),
     ];
     // Public functions in those files that are not methods of `PersiDict`.
     let not_dict_methods = ["backoff", "into_dict"];
@@ -221,7 +223,11 @@ fn blocking_memory_method_list_matches_async() {
         async_methods.remove(name);
     }
     assert!(async_methods.len() > 40, "{async_methods:?}");
-    let blocking_methods = names_after(include_str!("../src/blocking/dict.rs"), "fn ");
+    let mut blocking_methods = names_after(include_str!("../src/blocking/dict.rs"), "fn ");
+    blocking_methods.extend(names_after(
+        include_str!("../src/blocking/stream.rs"),
+        "fn ",
+    ));
     let missing: Vec<_> = async_methods.difference(&blocking_methods).collect();
     assert!(missing.is_empty(), "no blocking twin for {missing:?}");
 }
@@ -444,6 +450,84 @@ fn blocking_seaweedfs_threads_race_transform() {
     let puts = d.stats().snapshot().get(RequestKind::Put);
     assert!(puts >= 60, "at least one PUT per increment, got {puts}");
     d.clear().expect("clear");
+}
+
+/// A blocking reader streams up and down: on SeaweedFS a value over the threshold is a
+/// multipart upload, and the reader gives back every byte.
+#[test]
+fn blocking_seaweedfs_streams_values() {
+    use std::io::Read;
+    let Some(s) = common::server("seaweedfs") else {
+        return;
+    };
+    let d: S3Dict<Vec<u8>> = blocking::S3DictBuilder::from(
+        common::builder(&s, "blocking-stream")
+            .codec(Codec::Raw)
+            .multipart(persidict::s3::MultipartSettings {
+                threshold: 5 << 20,
+                part_size: 5 << 20,
+                parts_in_flight: 2,
+            }),
+    )
+    .build()
+    .expect("build");
+    let body: Vec<u8> = (0..11 << 20).map(|i: usize| (i % 253) as u8).collect();
+    let before = d.stats().snapshot();
+    let written = d
+        .put_reader(
+            &key("big"),
+            std::io::Cursor::new(body.clone()),
+            "memory",
+            WriteCondition::Always,
+        )
+        .expect("put_reader");
+    assert!(matches!(written, WriteResult::Written(_)), "{written:?}");
+    let used = d.stats().snapshot().since(&before);
+    assert_eq!(used.get(RequestKind::UploadPart), 3);
+    assert_eq!(used.get(RequestKind::CompleteUpload), 1);
+    let (meta, mut reader) = d
+        .get_stream(&key("big"))
+        .expect("get_stream")
+        .expect("present");
+    assert_eq!(meta.size, body.len() as u64);
+    let mut back = Vec::new();
+    reader.read_to_end(&mut back).expect("read");
+    assert!(back == body, "the value came back different");
+    assert!(d.get_stream(&key("absent")).expect("get_stream").is_none());
+}
+
+/// Blocking streamed values on memory: chunks and readers in, a reader out; a reader that
+/// fails stores nothing.
+#[test]
+fn blocking_memory_streams_values() {
+    use std::io::Read;
+    let d = MemDict::<Vec<u8>>::new().with_codec(Codec::Raw);
+    let written = d
+        .put_stream(
+            &key("a"),
+            persidict::store::chunks_from_bytes("abc"),
+            WriteCondition::Always,
+        )
+        .expect("put_stream");
+    assert!(matches!(written, WriteResult::Written(_)));
+    struct Failing;
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("the disk is gone"))
+        }
+    }
+    let failed = d.put_reader(&key("a"), Failing, "disk.bin", WriteCondition::Always);
+    assert!(
+        matches!(failed, Err(persidict::Error::Io { ref path, .. }) if path == "disk.bin"),
+        "{failed:?}"
+    );
+    let (_, mut reader) = d
+        .get_stream(&key("a"))
+        .expect("get_stream")
+        .expect("present");
+    let mut back = String::new();
+    reader.read_to_string(&mut back).expect("read");
+    assert_eq!(back, "abc");
 }
 
 /// The iterators over S3 pull one listing page at a time: taking the first key sends

@@ -73,6 +73,7 @@
 
 mod backends;
 mod dict;
+mod stream;
 
 use std::future::Future;
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -85,6 +86,7 @@ pub use self::backends::{open, FileDict, FileDictBuilder, MemDict, Opened};
 #[cfg(feature = "s3")]
 pub use self::backends::{S3Dict, S3DictBuilder};
 pub use self::dict::PersiDict;
+pub use self::stream::ValueReader;
 use crate::error::{Error, Result};
 
 /// The runtime every blocking dictionary of the process shares, started on first use.
