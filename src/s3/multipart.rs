@@ -1,7 +1,7 @@
 //! Multipart uploads: values written from a stream, in parts, with the write's condition
 //! on `CompleteMultipartUpload`.
 //!
-//! [`S3Store::write_stream`](super::store::S3Store) gathers up to
+//! [`S3Store`](crate::S3Store)'s `write_stream` gathers up to
 //! [`MultipartSettings::threshold`] bytes; a stream that ends by then is one PUT. A longer
 //! one is uploaded in parts of [`MultipartSettings::part_size`] bytes, at most
 //! [`MultipartSettings::parts_in_flight`] at a time, so memory stays near
@@ -16,10 +16,10 @@
 //!
 //! The conditional `CompleteMultipartUpload` goes through the same send loop as a
 //! conditional PUT, and an answer lost on it is settled the same way, by the write id
-//! ([`resolve`](super::resolve)). Whether the server enforces the two conditions on
+//! (see the README's section on reliability). Whether the server enforces the two conditions on
 //! `CompleteMultipartUpload` is probed once per endpoint and bucket, on the first
 //! conditional multipart write ([`probe`]); declared capabilities
-//! ([`S3DictBuilder::capabilities`](super::config::S3DictBuilder::capabilities)) are
+//! ([`S3DictBuilder::capabilities`](crate::S3DictBuilder::capabilities)) are
 //! taken to cover multipart uploads too.
 //!
 //! An upload is aborted on every path that does not complete it: a failed part, an error
@@ -51,7 +51,7 @@ pub const MAX_PART_SIZE: u64 = 5 << 30;
 pub const MAX_PARTS: u64 = 10_000;
 
 /// How values are written from a stream and read as one
-/// ([`S3DictBuilder::multipart`](super::config::S3DictBuilder::multipart), URL parameters
+/// ([`S3DictBuilder::multipart`](crate::S3DictBuilder::multipart), URL parameters
 /// `multipart_threshold`, `part_size`, `parts_in_flight`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MultipartSettings {
