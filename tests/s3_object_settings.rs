@@ -242,3 +242,50 @@ async fn seaweedfs_url_parameters_set_object_settings() {
         assert!(matches!(e, persidict::Error::Config(_)), "{bad}: {e:?}");
     }
 }
+
+/// A multipart upload carries the settings too (they go on `CreateMultipartUpload`).
+async fn multipart_uploads_carry_them(server: &str, expected: Kept) {
+    let Some(s) = common::server(server) else {
+        return;
+    };
+    let d: S3Dict<String> = common::builder(&s, "object-settings-multipart")
+        .codec(persidict::Codec::Text)
+        .object_settings(settings(Some(Encryption::S3)))
+        .multipart(persidict::s3::MultipartSettings {
+            threshold: 5 << 20,
+            part_size: 5 << 20,
+            parts_in_flight: 2,
+        })
+        .build()
+        .await
+        .unwrap();
+    let k = Key::try_from("big").unwrap();
+    let text = "0123456789abcdef".repeat(11 << 16);
+    let before = d.stats().snapshot();
+    let written = d
+        .put_stream(
+            &k,
+            persidict::store::chunks_from_bytes(text),
+            persidict::store::WriteCondition::Always,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(written, persidict::store::WriteResult::Written(_)));
+    let used = d.stats().snapshot().since(&before);
+    assert_eq!(
+        used.get(persidict::s3::RequestKind::UploadPart),
+        3,
+        "{used}"
+    );
+    assert_eq!(kept(&d, &k).await, expected);
+}
+
+#[tokio::test]
+async fn seaweedfs_multipart_uploads_carry_object_settings() {
+    multipart_uploads_carry_them("seaweedfs", everything("AES256", None, true)).await;
+}
+
+#[tokio::test]
+async fn moto_multipart_uploads_carry_object_settings() {
+    multipart_uploads_carry_them("moto", everything("AES256", None, true)).await;
+}
