@@ -8,6 +8,8 @@
 //! must end well within [`HANG`], a hang detector.
 
 mod common;
+#[path = "common/latency.rs"]
+mod latency;
 #[path = "common/proxy.rs"]
 mod proxy;
 
@@ -338,4 +340,39 @@ async fn hung_server_connect_timeout_is_a_typed_timeout() {
         }
         other => panic!("expected Error::Timeout, got {other:?}"),
     }
+}
+
+/// The benchmark's latency proxy adds its delay in each direction and relays everything
+/// else: a HEAD through 20 ms each way takes at least 40 ms, the answers are the server's,
+/// and a client keeps its one connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seaweedfs_latency_proxy_delays_each_direction() {
+    let Some(s) = common::server("seaweedfs") else {
+        return;
+    };
+    let proxy = latency::LatencyProxy::start(&s.url, 0, Duration::from_millis(20))
+        .await
+        .unwrap();
+    let direct: S3Dict<String> = common::open(&s, "latency").await;
+    let via: S3Dict<String> = S3Dict::builder(common::BUCKET)
+        .endpoint_url(&proxy.url)
+        .region("us-east-1")
+        .root_prefix(direct.s3_store().root().trim_end_matches('/'))
+        .capabilities(common::enforced(&s))
+        .build()
+        .await
+        .unwrap();
+    let k = Key::try_from("k").unwrap();
+    direct.put(&k, "v".into()).await.unwrap();
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        assert!(via.contains(&k).await.unwrap());
+        assert!(
+            t0.elapsed() >= Duration::from_millis(40),
+            "{:?}",
+            t0.elapsed()
+        );
+    }
+    assert_eq!(via.get(&k).await.unwrap(), "v");
+    assert_eq!(proxy.connections(), 1);
 }
