@@ -2,7 +2,12 @@
 # Benchmark S3Dict against the raw aws-sdk-s3 calls doing the same requests and against
 # Python persidict 0.309.0 (BasicS3Dict), all on one fresh local SeaweedFS.
 #
-# Usage: bench/compare.sh          (from anywhere; about 5 minutes after the build)
+# Usage: bench/compare.sh [--rtt MS]   (from anywhere; about 5 minutes after the build)
+#
+# --rtt MS puts the server behind the latency proxy (examples/latency_proxy.rs), MS/2 ms
+# each way, so that it answers like a distant S3; the figures then go to
+# target/bench/compare-rtt<MS>.{json,md}, every row with "rtt_ms", and the memory
+# sections are left out. The proxy's accepted connections are reported.
 #
 # Also streams one 1 GiB value up and down and records the peak RSS of each direction.
 #
@@ -15,6 +20,14 @@
 # each also uses port+10000), chosen apart from the test servers' defaults.
 
 set -euo pipefail
+
+RTT=0
+while [ $# -gt 0 ]; do
+    case $1 in
+        --rtt) RTT=${2:?--rtt needs milliseconds}; shift 2 ;;
+        *) echo "usage: bench/compare.sh [--rtt MS]" >&2; exit 2 ;;
+    esac
+done
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -35,22 +48,47 @@ t0=$SECONDS
 log() { printf 'compare: %s\n' "$*" >&2; }
 
 log "building the benchmark (release)"
-cargo build --release --quiet --example bench_compare
+cargo build --release --quiet --example bench_compare --example latency_proxy
 BIN=$OUT_DIR/release/examples/bench_compare
 
-# The server is stopped (by the PID recorded in the run dir) and its data removed on any exit.
-trap 'scripts/s3-servers.sh stop' EXIT
+PROXY_PID=
+stop_all() {
+    if [ -n "$PROXY_PID" ]; then kill "$PROXY_PID" 2>/dev/null || true; fi
+    scripts/s3-servers.sh stop
+}
+# The server and the proxy are stopped (by their PIDs) and the data removed on any exit.
+trap stop_all EXIT
 scripts/s3-servers.sh start seaweedfs
 # shellcheck disable=SC1091
 source "$PERSIDICT_S3_RUN_DIR/env.sh"
-export AWS_ENDPOINT_URL=$ENDPOINT
 PY=$PERSIDICT_TEST_PYTHON
+SUFFIX=
+if [ "$RTT" != 0 ]; then
+    PROXY_PORT=${BENCH_PROXY_PORT:-28401}
+    ONE_WAY=$(python3 -c "print($RTT / 2)")
+    "$OUT_DIR/release/examples/latency_proxy" "$PROXY_PORT" "127.0.0.1:$PERSIDICT_SEAWEEDFS_PORT" \
+        "$ONE_WAY" "$BENCH_DIR/proxy-connections" &
+    PROXY_PID=$!
+    ENDPOINT=http://127.0.0.1:$PROXY_PORT
+    SUFFIX=-rtt$RTT
+    sleep 0.5
+    log "behind the latency proxy: $ONE_WAY ms each way ($ENDPOINT)"
+fi
+export AWS_ENDPOINT_URL=$ENDPOINT BENCH_RTT_MS=$RTT
 
 log "rust: persidict-rs and aws-sdk-s3, interleaved"
-"$BIN" run "$ENDPOINT" "$BUCKET" "$BENCH_DIR/rust.json"
+"$BIN" run "$ENDPOINT" "$BUCKET" "$BENCH_DIR/rust$SUFFIX.json"
 
 log "python: persidict $("$PY" -c 'import importlib.metadata as m; print(m.version("persidict"))')"
-"$PY" bench/persidict_bench.py "$BUCKET" "$BENCH_DIR/persidict.json"
+"$PY" bench/persidict_bench.py "$BUCKET" "$BENCH_DIR/persidict$SUFFIX.json"
+
+if [ "$RTT" != 0 ]; then
+    log "the proxy accepted $(cat "$BENCH_DIR/proxy-connections") connections"
+    "$PY" bench/report.py "$BENCH_DIR/compare$SUFFIX.json" "$BENCH_DIR/rust$SUFFIX.json" \
+        "$BENCH_DIR/persidict$SUFFIX.json" | tee "$BENCH_DIR/compare$SUFFIX.md"
+    log "raw figures: $BENCH_DIR/compare$SUFFIX.json; took $((SECONDS - t0)) s"
+    exit 0
+fi
 
 log "memory: 100k keys, iterated by separate processes"
 "$BIN" fill "$ENDPOINT" "$BUCKET" rss 100000

@@ -4,6 +4,7 @@ Usage: report.py OUT.json RUST.json PYTHON.json [RSS.jsonl [LARGE.jsonl]]
 """
 
 import json
+import os
 import sys
 
 IMPLS = ("persidict-rs", "aws-sdk-s3", "persidict-py")
@@ -26,6 +27,10 @@ def ratio(a, b):
 def main():
     out, rust, python = sys.argv[1:4]
     rows = json.load(open(rust)) + json.load(open(python))
+    # The round trip the latency proxy added (bench/compare.sh --rtt); 0: direct.
+    rtt = float(os.environ.get("BENCH_RTT_MS", "0"))
+    for r in rows:
+        r.setdefault("rtt_ms", rtt)
     rss = []
     if len(sys.argv) > 4:
         rss = [json.loads(line) for line in open(sys.argv[4]) if line.strip()]
@@ -40,7 +45,8 @@ def main():
             by[k] = {}
             order.append(k)
         by[k][r["impl"]] = r
-    lines = [
+    lines = [f"Round-trip time added: {rtt:g} ms.", ""] if rtt else []
+    lines += [
         "| operation | value | ops/s rs | ops/s raw | ops/s py | req/op rs / raw / py "
         "| CPU µs/op rs / raw / py | rs ÷ raw ops/s | rs ÷ raw CPU | rs ÷ py ops/s |",
         "|---|---|--:|--:|--:|---|---|--:|--:|--:|",
@@ -82,6 +88,7 @@ def main():
             "n": m["entries"], "ops_per_s": m["entries"] / m["secs"],
             "requests_per_op": m["requests"] / max(m["entries"], 1), "cpu_us_per_op": None,
             "peak_rss_kb": m["vm_hwm_kb"], "rss_before_kb": m["vm_hwm_kb_before"],
+            "rtt_ms": 0,
         })
     for m in large:
         way = "up (put_stream)" if m["mode"] == "large-put" else "down (get_stream)"
@@ -96,7 +103,7 @@ def main():
             "op": m["mode"] + " (peak RSS)", "impl": "persidict-rs", "value_size": m["mib"] << 20,
             "n": 1, "ops_per_s": 1 / m["secs"], "requests_per_op": m["requests"],
             "cpu_us_per_op": None, "peak_rss_kb": m["vm_hwm_kb"],
-            "rss_before_kb": m["vm_hwm_kb_before"],
+            "rss_before_kb": m["vm_hwm_kb_before"], "rtt_ms": 0,
         })
     with open(out, "w") as f:
         json.dump(rows, f, indent=2)

@@ -516,7 +516,28 @@ struct Row {
     ops_per_s: f64,
     requests_per_op: f64,
     cpu_us_per_op: f64,
+    /// The round-trip time the latency proxy added (`BENCH_RTT_MS`; 0: direct).
+    rtt_ms: f64,
     note: String,
+}
+
+/// The round-trip time the benchmark runs behind (`BENCH_RTT_MS`, set by
+/// `bench/compare.sh --rtt`; 0: the server directly).
+fn rtt_ms() -> f64 {
+    std::env::var("BENCH_RTT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// `n` operations per round on loopback, fewer behind a delay (each operation then waits
+/// for at least one round trip), never under 8.
+fn scaled(n: usize) -> usize {
+    let rtt = rtt_ms();
+    if rtt <= 2.0 {
+        return n;
+    }
+    ((n as f64 * 2.0 / rtt).ceil() as usize).max(8)
 }
 
 fn row(op: &str, imp: Imp, size: usize, s: Sample, note: &str) -> Row {
@@ -529,6 +550,7 @@ fn row(op: &str, imp: Imp, size: usize, s: Sample, note: &str) -> Row {
         ops_per_s: ops / s.secs.max(1e-9),
         requests_per_op: s.requests as f64 / ops,
         cpu_us_per_op: s.cpu_us / ops,
+        rtt_ms: rtt_ms(),
         note: note.to_owned(),
     };
     eprintln!(
@@ -947,17 +969,17 @@ async fn run(endpoint: &str, bucket: &str, out: &str) -> Res<()> {
     let t0 = Instant::now();
     // Warmup: connections, the capability probe, caches on both sides.
     for op in [Op::Put, Op::Get, Op::Contains] {
-        single_crate(&c, op, SMALL, 100, "warm").await?;
-        single_raw(&c, op, SMALL, 100, "warm").await?;
+        single_crate(&c, op, SMALL, scaled(100), "warm").await?;
+        single_raw(&c, op, SMALL, scaled(100), "warm").await?;
     }
     let mut rows = Vec::new();
     if selected("small") {
         eprintln!("single-key operations, {SMALL}-byte values");
-        single_ops(&c, SMALL, 200, 4, &mut rows).await?;
+        single_ops(&c, SMALL, scaled(200), 4, &mut rows).await?;
     }
     if selected("large") {
         eprintln!("single-key operations, 1 MiB values");
-        single_ops(&c, LARGE, 32, 2, &mut rows).await?;
+        single_ops(&c, LARGE, scaled(32), 2, &mut rows).await?;
     }
     if selected("bulk") {
         eprintln!("bulk operations over {BULK_N} keys");
