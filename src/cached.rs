@@ -37,8 +37,8 @@ use crate::dict::{PersiDict, Value};
 use crate::error::Result;
 use crate::key::Key;
 use crate::store::{
-    Capabilities, DeleteCondition, DeleteResult, Object, ObjectMeta, ObjectStore, Read,
-    ReadOptions, StoreInfo, WriteCondition, WriteResult,
+    Capabilities, CopyResult, CopySource, DeleteCondition, DeleteResult, Object, ObjectMeta,
+    ObjectStore, Read, ReadOptions, StoreInfo, WriteCondition, WriteResult,
 };
 
 /// How many entries the in-memory cache store keeps by default.
@@ -526,6 +526,58 @@ impl ObjectStore for CachedStore {
             self.forget(name).await;
         }
         self.inner.delete_many_if(objects).await
+    }
+
+    /// Copies in the wrapped store; the destination's cached entry is dropped unless the
+    /// copy changed nothing (its bytes never pass through here on a server-side copy).
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        let copied = self
+            .inner
+            .copy(from, to, source_etag, content_type, condition)
+            .await;
+        self.after_copy(to, &copied).await;
+        copied
+    }
+
+    async fn copy_from(
+        &self,
+        source: &dyn ObjectStore,
+        from: &str,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        let copied = self
+            .inner
+            .copy_from(source, from, to, source_etag, content_type, condition)
+            .await;
+        self.after_copy(to, &copied).await;
+        copied
+    }
+
+    fn copy_source(&self, name: &str) -> Option<CopySource> {
+        self.inner.copy_source(name)
+    }
+}
+
+impl CachedStore {
+    /// Drops the cached entry of a copy's destination unless the copy surely changed
+    /// nothing.
+    async fn after_copy(&self, to: &str, copied: &Result<CopyResult>) {
+        if !matches!(
+            copied,
+            Ok(CopyResult::Refused | CopyResult::SourceAbsent | CopyResult::SourceChanged)
+        ) {
+            self.forget(to).await;
+        }
     }
 }
 

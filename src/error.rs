@@ -349,6 +349,16 @@ pub enum Capability {
     DeleteIfMatch,
     /// `GET` with `If-None-Match: <etag>` answered `304 Not Modified` when unchanged.
     GetIfNoneMatch,
+    /// `CopyObject` with `If-None-Match: *` refused when the destination exists.
+    CopyIfAbsent,
+    /// `CopyObject` with `If-Match: <etag>` refused when the destination's ETag differs.
+    CopyIfMatch,
+    /// `CopyObject` with `x-amz-copy-source-if-match: <etag>` refused when the source's
+    /// ETag differs.
+    CopySourceIfMatch,
+    /// Object versions kept by the store (a versioned bucket): listing them, reading and
+    /// restoring one.
+    Versioning,
 }
 
 impl fmt::Display for Capability {
@@ -358,6 +368,12 @@ impl fmt::Display for Capability {
             Capability::PutIfMatch => "conditional PUT (If-Match)",
             Capability::DeleteIfMatch => "conditional DELETE (If-Match)",
             Capability::GetIfNoneMatch => "conditional GET (If-None-Match)",
+            Capability::CopyIfAbsent => "conditional CopyObject (If-None-Match: *)",
+            Capability::CopyIfMatch => "conditional CopyObject (If-Match)",
+            Capability::CopySourceIfMatch => {
+                "CopyObject pinned to the source (x-amz-copy-source-if-match)"
+            }
+            Capability::Versioning => "object versions (a versioned bucket)",
         })
     }
 }

@@ -8,6 +8,7 @@
 //! [`Prefixed`] store, append-only dictionaries over an [`AppendOnly`] one.
 
 mod bulk;
+mod copy;
 mod ops;
 mod order;
 mod transform;
@@ -80,6 +81,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use self::copy::{CopyOptions, Renamed};
 pub use self::transform::{CasConflict, RetryPolicy, Transformed};
 use crate::codec::Codec;
 use crate::cond::{ETag, Outcome, Slot};

@@ -202,7 +202,7 @@ pub(crate) enum Lost<R> {
 
 /// Switches the SDK's retries off in a request's configuration override (the
 /// conditional requests, whose retries the send loop runs itself).
-fn no_sdk_retries(over: aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder {
+pub(super) fn no_sdk_retries(over: aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder {
     over.retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
 }
 

@@ -16,6 +16,7 @@
 //! | `stats.rs` | request accounting |
 //! | `presign.rs` | requests signed in advance, for holders without credentials |
 //! | `settings.rs` | what every PUT sends besides the value: encryption, storage class, tags, metadata |
+//! | `copy.rs` | server-side copies (`CopyObject`): preconditions, lost answers, object settings |
 //! | `store.rs` | [`S3Store`]: the [`ObjectStore`](crate::ObjectStore) on S3 |
 //! | `dict.rs` | [`S3Dict`]: the typed dictionary over an [`S3Store`] |
 //!
@@ -40,6 +41,8 @@
 //! | `values`, `items` | ⌈n/1000⌉ LIST + n GETs, bounded concurrency, streaming |
 //! | `get_many`, `put_many`, `discard_many` | one request per key as above, bounded concurrency |
 //! | [`S3Dict::presign`] (`Get`, `Put`, `Insert`) | none: signed locally (`Insert` needs the capabilities, probed once); the holder sends 1 GET or PUT |
+//! | `copy`, `copy_to` (same endpoint) | 1 CopyObject (+ 1 HEAD of the source when refused); see `copy.rs` |
+//! | `rename` | HEAD (none when the source's ETag is given) + CopyObject pinned to it + DELETE `If-Match` |
 //!
 //! Bulk operations keep at most [`S3DictBuilder::concurrency`] requests in flight. Every
 //! request and its body bytes are counted in [`S3Dict::stats`].
@@ -57,6 +60,7 @@
 mod classify;
 mod client;
 mod config;
+mod copy;
 mod dict;
 pub mod presign;
 pub mod probe;

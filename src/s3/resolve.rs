@@ -91,14 +91,37 @@ pub(crate) struct ConditionalPut<'a> {
     pub(crate) name: &'a str,
     /// The object key.
     pub(crate) key: &'a str,
-    /// The body sent.
-    pub(crate) body: &'a Bytes,
+    /// What the write stores.
+    pub(crate) made: Made<'a>,
     /// The lineage the PUT recorded: its write id first.
     pub(crate) lineage: &'a Lineage,
     /// `If-Match: e`: the version it replaces; `None` for `If-None-Match: *`.
     pub(crate) replaces: Option<&'a ETag>,
     /// Whether nothing under the store's root is ever replaced or removed.
     pub(crate) append_only: bool,
+}
+
+/// What a conditional write stores, for the ETag it made.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Made<'a> {
+    /// A PUT of these bytes.
+    Body(&'a Bytes),
+    /// A server-side copy of a source with this ETag, where known (a single-part copy
+    /// keeps the source's ETag: S3's digest of the same bytes).
+    Copy(Option<&'a ETag>),
+}
+
+impl Made<'_> {
+    /// The ETag S3 gave the write, for a write that others have built upon since; for a
+    /// copy of a source whose ETag is not known, an ETag that names no version (a
+    /// compare-and-swap on it is refused, as it should be: the version is gone).
+    fn etag(self) -> ETag {
+        match self {
+            Made::Body(body) => single_put_etag(body),
+            Made::Copy(Some(source)) => source.clone(),
+            Made::Copy(None) => ETag::new("\"persidict-superseded-copy\""),
+        }
+    }
 }
 
 /// After a lost answer to a conditional PUT (see the module docs): `Written`, `Refused`,
@@ -126,7 +149,7 @@ pub(crate) async fn put(
             // The object is ours: its ETag is the one our write made.
             Some(head) if !built_upon => head.etag.clone(),
             // Built upon since: the ETag our write made is S3's digest of the body.
-            _ => single_put_etag(put.body),
+            _ => put.made.etag(),
         };
         tracing::debug!(object = %put.key, built_upon, "a conditional PUT whose answer was lost had landed: settled by its write id");
         return Ok(Lost::Settled(WriteResult::Written(

@@ -27,19 +27,22 @@ pub enum RequestKind {
     List,
     /// `DeleteObjects` (batch delete).
     DeleteObjects,
+    /// `CopyObject` (a server-side copy).
+    Copy,
     /// Anything else (bucket operations, multipart, …).
     Other,
 }
 
 impl RequestKind {
     /// Every kind, in display order.
-    pub const ALL: [RequestKind; 7] = [
+    pub const ALL: [RequestKind; 8] = [
         RequestKind::Get,
         RequestKind::Head,
         RequestKind::Put,
         RequestKind::Delete,
         RequestKind::List,
         RequestKind::DeleteObjects,
+        RequestKind::Copy,
         RequestKind::Other,
     ];
 
@@ -57,6 +60,7 @@ impl fmt::Display for RequestKind {
             RequestKind::Delete => "DELETE",
             RequestKind::List => "LIST",
             RequestKind::DeleteObjects => "DeleteObjects",
+            RequestKind::Copy => "CopyObject",
             RequestKind::Other => "other",
         })
     }
@@ -85,7 +89,7 @@ impl fmt::Display for RequestKind {
 /// ```
 #[derive(Debug, Default)]
 pub struct RequestStats {
-    counts: [AtomicU64; 7],
+    counts: [AtomicU64; RequestKind::ALL.len()],
     bytes_sent: AtomicU64,
     bytes_received: AtomicU64,
 }
@@ -93,7 +97,7 @@ pub struct RequestStats {
 /// A copy of the counters at one moment; subtract two with [`StatsSnapshot::since`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
-    counts: [u64; 7],
+    counts: [u64; RequestKind::ALL.len()],
     bytes_sent: u64,
     bytes_received: u64,
 }
@@ -101,7 +105,7 @@ pub struct StatsSnapshot {
 impl RequestStats {
     /// A snapshot of the counters.
     pub fn snapshot(&self) -> StatsSnapshot {
-        let mut counts = [0; 7];
+        let mut counts = [0; RequestKind::ALL.len()];
         for (c, a) in counts.iter_mut().zip(&self.counts) {
             *c = a.load(Ordering::Relaxed);
         }
@@ -149,7 +153,7 @@ impl StatsSnapshot {
 
     /// The requests and bytes counted since `earlier`.
     pub fn since(&self, earlier: &StatsSnapshot) -> StatsSnapshot {
-        let mut counts = [0; 7];
+        let mut counts = [0; RequestKind::ALL.len()];
         for (i, c) in counts.iter_mut().enumerate() {
             *c = self.counts[i].saturating_sub(earlier.counts[i]);
         }
@@ -244,6 +248,7 @@ fn classify_request(method: &str, uri: &str) -> RequestKind {
         "GET" => RequestKind::Other,
         "HEAD" => RequestKind::Head,
         "PUT" if has("uploadId") || has("tagging") || has("acl") => RequestKind::Other,
+        "PUT" if query.split('&').any(|p| p == "x-id=CopyObject") => RequestKind::Copy,
         "PUT" => RequestKind::Put,
         "DELETE" => RequestKind::Delete,
         "POST" if has("delete") => RequestKind::DeleteObjects,
@@ -270,6 +275,7 @@ mod tests {
                 RequestKind::Other,
             ),
             ("PUT", "http://h/b/k.bin?tagging", RequestKind::Other),
+            ("PUT", "http://h/b/k.bin?x-id=CopyObject", RequestKind::Copy),
             (
                 "DELETE",
                 "http://h/b/k.bin?x-id=DeleteObject",

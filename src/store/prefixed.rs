@@ -7,8 +7,8 @@ use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use super::{
-    Capabilities, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore, Read, ReadOptions,
-    StoreInfo, WriteCondition, WriteResult,
+    Capabilities, CopyResult, CopySource, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore,
+    Read, ReadOptions, StoreInfo, WriteCondition, WriteResult,
 };
 use crate::cond::ETag;
 use crate::error::{Error, Result};
@@ -174,6 +174,52 @@ impl ObjectStore for Prefixed {
             .delete_many_if(objects)
             .await
             .map_err(|e| self.relative(e))
+    }
+
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        self.inner
+            .copy(
+                &self.full(from),
+                &self.full(to),
+                source_etag,
+                content_type,
+                condition,
+            )
+            .await
+            .map_err(|e| self.relative(e))
+    }
+
+    async fn copy_from(
+        &self,
+        source: &dyn ObjectStore,
+        from: &str,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        self.inner
+            .copy_from(
+                source,
+                from,
+                &self.full(to),
+                source_etag,
+                content_type,
+                condition,
+            )
+            .await
+            .map_err(|e| self.relative(e))
+    }
+
+    fn copy_source(&self, name: &str) -> Option<CopySource> {
+        self.inner.copy_source(&self.full(name))
     }
 }
 
