@@ -38,7 +38,7 @@ use crate::error::Result;
 use crate::key::Key;
 use crate::store::{
     Capabilities, CopyResult, CopySource, DeleteCondition, DeleteResult, Object, ObjectMeta,
-    ObjectStore, Read, ReadOptions, StoreInfo, WriteCondition, WriteResult,
+    ObjectStore, ObjectVersion, Read, ReadOptions, StoreInfo, WriteCondition, WriteResult,
 };
 
 /// How many entries the in-memory cache store keeps by default.
@@ -565,6 +565,35 @@ impl ObjectStore for CachedStore {
 
     fn copy_source(&self, name: &str) -> Option<CopySource> {
         self.inner.copy_source(name)
+    }
+
+    async fn versions(&self, name: &str) -> Result<Vec<ObjectVersion>> {
+        self.inner.versions(name).await
+    }
+
+    /// Read from the wrapped store, not cached (the cache holds current versions).
+    async fn read_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        options: ReadOptions,
+    ) -> Result<Read> {
+        self.inner.read_version(name, version_id, options).await
+    }
+
+    async fn restore_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        let restored = self
+            .inner
+            .restore_version(name, version_id, content_type, condition)
+            .await;
+        self.after_copy(name, &restored).await;
+        restored
     }
 }
 

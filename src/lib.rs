@@ -223,7 +223,7 @@ pub use open::{open, Opened};
 #[cfg(feature = "s3")]
 #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use s3::{ProbeCheck, ProbeReport, ProbeVerdict, S3Dict, S3DictBuilder, S3Store};
-pub use store::{Capabilities, CopyResult, ObjectStore, Stored};
+pub use store::{Capabilities, CopyResult, ObjectStore, ObjectVersion, Stored};
 pub use write_once::WriteOnceDict;
 
 /// Everything a typical user needs, for `use persidict::prelude::*`.

@@ -174,7 +174,8 @@ async fn concurrent_first_uses_probe_once() {
     }
     // One probe: 1 PUT + 3 probe requests with their HEAD checks + GET + 2 DELETEs with a
     // HEAD + a PUT and 2 DeleteObjects with their HEADs (about 21), then a PUT, 6
-    // CopyObjects and 3 HEADs for the copy checks, and the 2 cleanup DELETEs (about 33);
+    // CopyObjects and 3 HEADs for the copy checks, the 2 cleanup DELETEs and the
+    // ListObjectVersions that finds no versions left (about 34);
     // eight concurrent probes would send eight times as many.
     let sent = first.stats().snapshot().total();
     println!("one probe: {sent} requests");

@@ -12,6 +12,7 @@ mod copy;
 mod ops;
 mod order;
 mod transform;
+mod versions;
 
 /// Binds `$name` to the object name of `$key` and `$t` to the [`Target`] of one operation
 /// on it, whose errors name `$key`.

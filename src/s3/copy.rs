@@ -133,7 +133,17 @@ impl Copier<'_> {
                 "CopyObject",
                 to.key,
                 capability,
-                |a| matches!(a, Answer::PreconditionFailed | Answer::NotFound),
+                if from.version_id.is_some() {
+                    // S3 answers 400 to a version id it cannot parse: no such version.
+                    |a| {
+                        matches!(
+                            a,
+                            Answer::PreconditionFailed | Answer::NotFound | Answer::BadRequest(_)
+                        )
+                    }
+                } else {
+                    |a| matches!(a, Answer::PreconditionFailed | Answer::NotFound)
+                },
                 || {
                     let request = self.request(from, &to, &lineage);
                     let request = match (&to.condition, &to.source_etag) {
@@ -224,6 +234,8 @@ impl Copier<'_> {
             Ok(out) => self.copied(to, out.copy_object_result(), lineage),
             Err(e) => match classify(&e) {
                 Answer::NotFound => Ok(CopyResult::SourceAbsent),
+                // S3 answers 400 to a version id it cannot parse: no such version.
+                Answer::BadRequest(_) if from.version_id.is_some() => Ok(CopyResult::SourceAbsent),
                 _ => Err(self.client.error("CopyObject", e)),
             },
         }

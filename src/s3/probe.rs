@@ -26,7 +26,11 @@
 //! abandoned probe's result is not kept; the next use probes again.) Probe
 //! objects are named `<root>persidict-probe-<random>.probe`: no codec uses the `probe`
 //! extension, so no dictionary ever lists them; the copy checks (`probe/copy.rs`) copy to a
-//! second one, `<root>persidict-probe-<random>-copy.probe`, removed with the first.
+//! second one, `<root>persidict-probe-<random>-copy.probe`, removed with the first. On a
+//! versioned bucket a delete leaves versions and a delete marker behind, so the probe
+//! then lists the versions under its own random prefix and deletes them by version id:
+//! nothing of the probe remains (one `ListObjectVersions`, on every bucket, and one
+//! `DeleteObjects` where it finds versions).
 //!
 //! [`S3Store::probe_report`]: super::store::S3Store::probe_report
 
@@ -335,6 +339,10 @@ async fn probe(client: &S3Client, root: &str) -> Result<ProbeReport> {
             debug!(object = %key, error = %e, "probe cleanup failed");
         }
     }
+    // On a versioned bucket the deletes above leave the probe's versions and delete
+    // markers: remove them by version id (one ListObjectVersions, and one DeleteObjects
+    // where there are any).
+    super::versions::purge(client, key.trim_end_matches(".probe")).await;
     let report = ProbeReport {
         endpoint: client.endpoint.clone(),
         checks: result?,

@@ -29,13 +29,15 @@ pub enum RequestKind {
     DeleteObjects,
     /// `CopyObject` (a server-side copy).
     Copy,
+    /// `ListObjectVersions`.
+    ListVersions,
     /// Anything else (bucket operations, multipart, …).
     Other,
 }
 
 impl RequestKind {
     /// Every kind, in display order.
-    pub const ALL: [RequestKind; 8] = [
+    pub const ALL: [RequestKind; 9] = [
         RequestKind::Get,
         RequestKind::Head,
         RequestKind::Put,
@@ -43,6 +45,7 @@ impl RequestKind {
         RequestKind::List,
         RequestKind::DeleteObjects,
         RequestKind::Copy,
+        RequestKind::ListVersions,
         RequestKind::Other,
     ];
 
@@ -61,6 +64,7 @@ impl fmt::Display for RequestKind {
             RequestKind::List => "LIST",
             RequestKind::DeleteObjects => "DeleteObjects",
             RequestKind::Copy => "CopyObject",
+            RequestKind::ListVersions => "ListVersions",
             RequestKind::Other => "other",
         })
     }
@@ -244,6 +248,7 @@ fn classify_request(method: &str, uri: &str) -> RequestKind {
     };
     match method {
         "GET" if has("list-type") => RequestKind::List,
+        "GET" if has("versions") => RequestKind::ListVersions,
         "GET" if query.is_empty() || has("x-id") || has("partNumber") => RequestKind::Get,
         "GET" => RequestKind::Other,
         "HEAD" => RequestKind::Head,
@@ -267,6 +272,16 @@ mod tests {
             ("GET", "http://h/b/k.bin", RequestKind::Get),
             ("GET", "http://h/b?list-type=2&prefix=p", RequestKind::List),
             ("GET", "http://h/b?location", RequestKind::Other),
+            (
+                "GET",
+                "http://h/b?versions&prefix=p",
+                RequestKind::ListVersions,
+            ),
+            (
+                "GET",
+                "http://h/b/k.bin?versionId=v&x-id=GetObject",
+                RequestKind::Get,
+            ),
             ("HEAD", "http://h/b/k.bin", RequestKind::Head),
             ("PUT", "http://h/b/k.bin?x-id=PutObject", RequestKind::Put),
             (

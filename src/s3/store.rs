@@ -41,12 +41,13 @@ use super::presign::{self, Presign, PresignedRequest};
 use super::probe::{self, Cell, ProbeReport};
 use super::resolve::{self, ConditionalPut, Made};
 use super::stats::RequestStats;
+use super::versions;
 use crate::cond::{ETag, Lineage};
 use crate::error::{Capability, Error, Result};
 use crate::store::{
     check_name, copy_by_reading, unsupported, Capabilities, CopyResult, CopySource,
-    DeleteCondition, DeleteResult, Object, ObjectMeta, ObjectStore, Read, ReadOptions, StoreInfo,
-    WriteCondition, WriteResult, MAX_NAME_LEN,
+    DeleteCondition, DeleteResult, Object, ObjectMeta, ObjectStore, ObjectVersion, Read,
+    ReadOptions, StoreInfo, WriteCondition, WriteResult, MAX_NAME_LEN,
 };
 
 /// The most names one `DeleteObjects` request takes.
@@ -75,6 +76,8 @@ struct Inner {
     /// The caller's promise that nothing under the root is ever replaced or removed; it
     /// settles inserts whose answer was lost.
     append_only: bool,
+    /// Whether the bucket keeps versions, asked on the first version operation.
+    versioned: tokio::sync::OnceCell<bool>,
 }
 
 /// What [`S3Store::new`] is made of.
@@ -116,6 +119,7 @@ impl S3Store {
                 racy_fallback: parts.racy_fallback,
                 concurrency: parts.concurrency.max(1),
                 append_only: parts.append_only,
+                versioned: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -153,7 +157,7 @@ impl S3Store {
     /// Probes the endpoint now and reports, for each capability, the request sent, the
     /// server's answer and the verdict; see [`ProbeReport`].
     ///
-    /// This always sends the probe requests (about 33 small requests on two scratch
+    /// This always sends the probe requests (about 34 small requests on two scratch
     /// objects under the root prefix, removed afterwards, even if this future is dropped), even
     /// when the capabilities were declared or already probed: its point is to measure the
     /// server. A store that had not probed yet keeps this result instead of probing again.
@@ -252,6 +256,25 @@ impl S3Store {
             condition,
         };
         copier.copy(from, to).await
+    }
+
+    /// [`Error::Unsupported`] for [`Capability::Versioning`] unless the bucket keeps
+    /// versions (asked once per store and its clones).
+    async fn require_versions(&self) -> Result<()> {
+        let client = &self.inner.client;
+        let on = self
+            .inner
+            .versioned
+            .get_or_try_init(|| versions::versioned(client))
+            .await?;
+        if *on {
+            Ok(())
+        } else {
+            Err(unsupported(
+                Capability::Versioning,
+                &self.unsupported_info(),
+            ))
+        }
     }
 
     fn meta(name: &str, head: Head) -> ObjectMeta {
@@ -597,6 +620,64 @@ impl ObjectStore for S3Store {
             bucket: self.bucket().to_owned(),
             key: self.object_key(name),
         })
+    }
+
+    async fn versions(&self, name: &str) -> Result<Vec<ObjectVersion>> {
+        check_name(name)?;
+        self.require_versions().await?;
+        versions::list(&self.inner.client, &self.object_key(name)).await
+    }
+
+    async fn read_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        options: ReadOptions,
+    ) -> Result<Read> {
+        check_name(name)?;
+        self.require_versions().await?;
+        let key = self.object_key(name);
+        let got = self
+            .inner
+            .client
+            .get_version(
+                &key,
+                Some(version_id),
+                options.if_none_match.as_ref(),
+                options.max_size,
+            )
+            .await?;
+        Ok(match got {
+            Got::Absent => Read::Absent,
+            Got::NotModified => Read::NotModified {
+                etag: options
+                    .if_none_match
+                    .expect("a 304 is only taken for a GET with If-None-Match"),
+            },
+            Got::TooLarge { size } => Read::TooLarge { size },
+            Got::Found { head, body } => Read::Found(Object {
+                meta: Self::meta(name, head),
+                body,
+            }),
+        })
+    }
+
+    async fn restore_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        check_name(name)?;
+        self.require_versions().await?;
+        let from = CopyFrom {
+            bucket: self.bucket().to_owned(),
+            key: self.object_key(name),
+            version_id: Some(version_id.to_owned()),
+        };
+        self.copy_object(&from, name, None, content_type, condition)
+            .await
     }
 
     async fn delete_many(&self, names: Vec<String>) -> Result<()> {

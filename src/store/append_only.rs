@@ -8,7 +8,7 @@ use futures::stream::BoxStream;
 
 use super::{
     Capabilities, CopyResult, CopySource, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore,
-    Read, ReadOptions, StoreInfo, WriteCondition, WriteResult,
+    ObjectVersion, Read, ReadOptions, StoreInfo, WriteCondition, WriteResult,
 };
 use crate::cond::ETag;
 use crate::error::{Error, Result};
@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 /// | `write(IfAbsent)` | forwarded: a refusal is an answer, not an error |
 /// | `write(IfMatch(e))` | no write: one HEAD; [`Error::AppendOnly`] when `e` is current (the write would replace it), else [`WriteResult::Refused`] |
 /// | `delete`, a non-empty `delete_many` | [`Error::AppendOnly`] (`"delete"`), nothing sent |
+/// | `restore_version` | as `write` (it writes the old version anew) |
 /// | `copy`, `copy_from` | as `write`: `Always` becomes `IfAbsent` (a refusal is [`Error::AppendOnly`]), `IfMatch(e)` one HEAD and no copy |
 ///
 /// On a store that enforces insert-if-absent this holds against every concurrent writer;
@@ -167,6 +168,37 @@ impl ObjectStore for AppendOnly {
 
     fn copy_source(&self, name: &str) -> Option<CopySource> {
         self.inner.copy_source(name)
+    }
+
+    async fn versions(&self, name: &str) -> Result<Vec<ObjectVersion>> {
+        self.inner.versions(name).await
+    }
+
+    async fn read_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        options: ReadOptions,
+    ) -> Result<Read> {
+        self.inner.read_version(name, version_id, options).await
+    }
+
+    async fn restore_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        let asked = condition.clone();
+        let Some(condition) = self.insert_only(name, condition).await? else {
+            return Ok(CopyResult::Refused);
+        };
+        let restored = self
+            .inner
+            .restore_version(name, version_id, content_type, condition)
+            .await?;
+        refuse_overwrite(name, &asked, restored)
     }
 
     fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {

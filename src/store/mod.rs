@@ -48,6 +48,7 @@ mod copy;
 mod empty;
 mod memory;
 mod prefixed;
+mod versions;
 mod write_once;
 
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub use self::copy::{copy_by_reading, CopyResult, CopySource};
 pub use self::empty::EmptyStore;
 pub use self::memory::MemStore;
 pub use self::prefixed::Prefixed;
+pub use self::versions::ObjectVersion;
 pub use self::write_once::{Stored, WriteOnce, WriteOnceStats};
 use crate::cond::ETag;
 use crate::error::{Capability, Error, Result};
@@ -431,6 +433,44 @@ pub trait ObjectStore: Send + Sync + 'static {
         let _ = name;
         None
     }
+
+    /// Every version of the object `name`, delete markers included, the current one
+    /// first, then newest first (S3: ⌈n/1000⌉ `ListObjectVersions`). The default, for
+    /// stores that keep no versions: [`Error::Unsupported`] for
+    /// [`Capability::Versioning`].
+    async fn versions(&self, name: &str) -> Result<Vec<ObjectVersion>> {
+        let _ = name;
+        Err(unsupported(Capability::Versioning, &self.info()))
+    }
+
+    /// Reads the version `version_id` of `name` whole (S3: one GET with `versionId`);
+    /// [`Read::Absent`] for a version the object does not have or a delete marker. The
+    /// default: [`Error::Unsupported`] for [`Capability::Versioning`].
+    async fn read_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        options: ReadOptions,
+    ) -> Result<Read> {
+        let _ = (name, version_id, options);
+        Err(unsupported(Capability::Versioning, &self.info()))
+    }
+
+    /// Makes the version `version_id` of `name` current again, as a new version, if
+    /// `condition` holds for the current one (S3: one `CopyObject` from `?versionId=`,
+    /// see [`copy`](ObjectStore::copy)); [`CopyResult::SourceAbsent`] for a version the
+    /// object does not have. The default: [`Error::Unsupported`] for
+    /// [`Capability::Versioning`].
+    async fn restore_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        let _ = (name, version_id, content_type, condition);
+        Err(unsupported(Capability::Versioning, &self.info()))
+    }
 }
 
 /// How many conditional deletes the default [`ObjectStore::delete_many_if`] keeps in
@@ -538,6 +578,28 @@ macro_rules! forward_store {
             }
             fn copy_source(&self, name: &str) -> Option<CopySource> {
                 (**self).copy_source(name)
+            }
+            async fn versions(&self, name: &str) -> Result<Vec<ObjectVersion>> {
+                (**self).versions(name).await
+            }
+            async fn read_version(
+                &self,
+                name: &str,
+                version_id: &str,
+                options: ReadOptions,
+            ) -> Result<Read> {
+                (**self).read_version(name, version_id, options).await
+            }
+            async fn restore_version(
+                &self,
+                name: &str,
+                version_id: &str,
+                content_type: &str,
+                condition: WriteCondition,
+            ) -> Result<CopyResult> {
+                (**self)
+                    .restore_version(name, version_id, content_type, condition)
+                    .await
             }
         }
     )*};

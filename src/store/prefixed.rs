@@ -8,7 +8,7 @@ use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use super::{
     Capabilities, CopyResult, CopySource, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore,
-    Read, ReadOptions, StoreInfo, WriteCondition, WriteResult,
+    ObjectVersion, Read, ReadOptions, StoreInfo, WriteCondition, WriteResult,
 };
 use crate::cond::ETag;
 use crate::error::{Error, Result};
@@ -220,6 +220,42 @@ impl ObjectStore for Prefixed {
 
     fn copy_source(&self, name: &str) -> Option<CopySource> {
         self.inner.copy_source(&self.full(name))
+    }
+
+    async fn versions(&self, name: &str) -> Result<Vec<ObjectVersion>> {
+        self.inner.versions(&self.full(name)).await
+    }
+
+    async fn read_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        options: ReadOptions,
+    ) -> Result<Read> {
+        let read = self
+            .inner
+            .read_version(&self.full(name), version_id, options)
+            .await?;
+        Ok(match read {
+            Read::Found(mut object) => {
+                object.meta.name = name.to_owned();
+                Read::Found(object)
+            }
+            other => other,
+        })
+    }
+
+    async fn restore_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        self.inner
+            .restore_version(&self.full(name), version_id, content_type, condition)
+            .await
+            .map_err(|e| self.relative(e))
     }
 }
 

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 use super::{
-    Capabilities, CopySource, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore, Read,
-    ReadOptions, StoreInfo, WriteCondition, WriteResult,
+    Capabilities, CopyResult, CopySource, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore,
+    Read, ReadOptions, StoreInfo, WriteCondition, WriteResult,
 };
 use crate::cond::ETag;
 use crate::error::{Error, Result};
@@ -314,6 +314,33 @@ impl ObjectStore for WriteOnce {
 
     fn copy_source(&self, name: &str) -> Option<CopySource> {
         self.inner.copy_source(name)
+    }
+
+    async fn versions(&self, name: &str) -> Result<Vec<super::ObjectVersion>> {
+        self.inner.versions(name).await
+    }
+
+    async fn read_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        options: ReadOptions,
+    ) -> Result<Read> {
+        self.inner.read_version(name, version_id, options).await
+    }
+
+    /// Refused: restoring an old version writes the object again.
+    async fn restore_version(
+        &self,
+        name: &str,
+        _version_id: &str,
+        _content_type: &str,
+        _condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        Err(Error::AppendOnly {
+            key: name.to_owned(),
+            operation: "restore",
+        })
     }
 
     async fn delete_many(&self, names: Vec<String>) -> Result<()> {
