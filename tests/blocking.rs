@@ -572,9 +572,10 @@ fn blocking_seaweedfs_object_settings_and_presign() {
     d.clear().expect("clear");
 }
 
-/// The blocking twins of copy, rename and their cross-dictionary forms.
+/// The blocking twins of copy, rename, their cross-dictionary forms and the version
+/// operations.
 #[test]
-fn memory_blocking_copy_and_rename() {
+fn memory_blocking_copy_rename_and_versions() {
     use persidict::{CopyOptions, CopyResult, Renamed};
     let d = persidict::blocking::MemDict::<String>::new();
     let other = persidict::blocking::MemDict::<String>::new();

@@ -603,3 +603,58 @@ fn moto_cli_cp_without_if_absent_only() {
     let e = fails(&["mv", &u, "a", "c"], 1);
     assert!(e.contains("not supported"), "{e}");
 }
+
+/// `versions`, `get --version` and `restore` on a versioned bucket.
+#[test]
+fn seaweedfs_cli_versions_and_restore() {
+    let Some(s) = common::server("seaweedfs") else {
+        return;
+    };
+    let u = format!(
+        "s3://persidict-versioned/{}?endpoint={}&region=us-east-1&codec=text&create_bucket=true&versioning=true",
+        common::fresh_prefix("cli-versions"),
+        s.url
+    );
+    ok(&["put", &u, "a", "one"]);
+    ok(&["put", &u, "a", "two"]);
+    ok(&["rm", &u, "a"]);
+    let listed = text(ok(&["versions", &u, "a"]));
+    let rows: Vec<Vec<&str>> = listed.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 3, "{listed}");
+    assert_eq!(
+        (rows[0][1], rows[0][4]),
+        ("-", "latest,deleted"),
+        "{listed}"
+    );
+    let oldest = rows[2][0];
+    assert_eq!(text(ok(&["get", &u, "a", "--version", oldest])), "one");
+    let e = fails(&["get", &u, "a", "--version", "no-such-version"], 1);
+    assert!(e.contains("not found: version"), "{e}");
+    ok(&["restore", &u, "a", oldest]);
+    assert_eq!(text(ok(&["get", &u, "a"])), "one");
+    let e = fails(
+        &[
+            "restore",
+            &u,
+            "a",
+            rows[1][0],
+            "--etag",
+            "\"0123456789abcdef0123456789abcdef\"",
+        ],
+        1,
+    );
+    assert!(e.contains("not restored: a changed"), "{e}");
+    let json_rows = json(ok(&["--json", "versions", &u, "a"]));
+    assert_eq!(json_rows.as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn rclone_cli_versions_are_unsupported() {
+    let Some(s) = common::server("rclone") else {
+        return;
+    };
+    let u = s3_url(&s, "cli-versions", "codec=text&create_bucket=true");
+    ok(&["put", &u, "a", "one"]);
+    let e = fails(&["versions", &u, "a"], 1);
+    assert!(e.contains("object versions"), "{e}");
+}

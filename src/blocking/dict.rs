@@ -12,7 +12,7 @@ use crate::dict::{
 };
 use crate::error::Result;
 use crate::key::{Key, Naming};
-use crate::store::{Capabilities, CopyResult, ObjectStore};
+use crate::store::{Capabilities, CopyResult, ObjectStore, ObjectVersion};
 
 /// Declares blocking methods that forward to the async dictionary of the same name, each
 /// documented by a link to it. `blocking` methods wait for the async method on the shared
@@ -264,6 +264,12 @@ impl<V: Value> PersiDict<V> {
             #[doc(alias = "mv")]
             #[doc(alias = "move")]
             fn rename(&self, from: &Key, to: &Key, options: CopyOptions) -> Result<Renamed>;
+            #[doc(alias = "history")]
+            fn versions(&self, key: &Key) -> Result<Vec<ObjectVersion>>;
+            fn get_version(&self, key: &Key, version_id: &str) -> Result<Option<V>>;
+            #[doc(alias = "rollback")]
+            fn restore_version(&self, key: &Key, version_id: &str, current_etag: Option<&ETag>)
+                -> Result<CopyResult>;
         }
         immediate {
             fn options(&self) -> DictOptions;

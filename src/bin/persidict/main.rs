@@ -85,6 +85,10 @@ enum Command {
         /// Print the bytes as lowercase hex.
         #[arg(long)]
         hex: bool,
+        /// Print this version of KEY instead of the current value (versioned buckets;
+        /// see `versions`).
+        #[arg(long, value_name = "ID")]
+        version: Option<String>,
     },
     /// Store VALUE (or stdin with `-`) under KEY, as the stored bytes.
     Put {
@@ -135,13 +139,36 @@ enum Command {
         #[arg(long, short = 'n')]
         if_absent: bool,
     },
+    /// List the versions of KEY on a versioned bucket, the current one first: version
+    /// id, ETag (`-` for a delete marker), size, last modified (RFC 3339 UTC), and
+    /// `latest` / `deleted` marks.
+    Versions {
+        /// The dictionary URL.
+        url: String,
+        /// The key, as a/b/c.
+        key: String,
+    },
+    /// Make version ID of KEY current again (a new version; the history is kept), only if
+    /// KEY still has the ETag given with --etag, or, without it, the ETag a HEAD reads now
+    /// (absent: only if KEY is still absent). Exit status 1 if KEY changed.
+    Restore {
+        /// The dictionary URL.
+        url: String,
+        /// The key, as a/b/c.
+        key: String,
+        /// The version id to restore (see `versions`).
+        version: String,
+        /// The ETag KEY must still have.
+        #[arg(long)]
+        etag: Option<String>,
+    },
     /// Print the number of entries.
     Count {
         /// The dictionary URL.
         url: String,
     },
     /// Probe which conditional requests an S3 endpoint enforces, refuses or ignores (sends
-    /// about 33 requests on two scratch objects, even with capabilities=aws).
+    /// about 34 requests on two scratch objects, even with capabilities=aws).
     Probe {
         /// The dictionary URL.
         url: String,
@@ -292,6 +319,8 @@ async fn run(cli: Cli) -> Outcome {
         | Command::Rm { url, .. }
         | Command::Cp { url, .. }
         | Command::Mv { url, .. }
+        | Command::Versions { url, .. }
+        | Command::Restore { url, .. }
         | Command::Count { url }
         | Command::Probe { url }
         | Command::Presign { url, .. }
@@ -329,7 +358,13 @@ async fn command(cli: &Cli, dict: &Opened<Encoded>) -> Outcome {
     let d = dict.as_dict();
     match &cli.command {
         Command::Ls { long, .. } => ls(cli, d, *long).await,
-        Command::Get { key, hex, .. } => get(cli, d, &parse_key(cli, key)?, *hex).await,
+        Command::Get {
+            key, hex, version, ..
+        } => get(cli, d, &parse_key(cli, key)?, *hex, version.as_deref()).await,
+        Command::Versions { key, .. } => versions(cli, d, &parse_key(cli, key)?).await,
+        Command::Restore {
+            key, version, etag, ..
+        } => restore(cli, d, &parse_key(cli, key)?, version, etag.as_deref()).await,
         Command::Put {
             key, value, hex, ..
         } => put(cli, d, &parse_key(cli, key)?, value, *hex).await,
@@ -529,20 +564,37 @@ async fn ls(cli: &Cli, d: &PersiDict<Encoded>, long: bool) -> Outcome {
     Ok(())
 }
 
-async fn get(cli: &Cli, d: &PersiDict<Encoded>, key: &Key, hex: bool) -> Outcome {
-    let (value, etag) = d
-        .get_with_etag(key)
-        .await?
-        .ok_or_else(|| Error::NotFound { key: key.clone() })?;
+async fn get(
+    cli: &Cli,
+    d: &PersiDict<Encoded>,
+    key: &Key,
+    hex: bool,
+    version: Option<&str>,
+) -> Outcome {
+    let (value, etag) = match version {
+        None => d
+            .get_with_etag(key)
+            .await?
+            .map(|(value, etag)| (value, Some(etag))),
+        Some(id) => d.get_version(key, id).await?.map(|value| (value, None)),
+    }
+    .ok_or_else(|| match version {
+        None => Failure::from(Error::NotFound { key: key.clone() }),
+        Some(id) => Failure(format!("not found: version {id} of key {key}")),
+    })?;
     let bytes = value.into_bytes();
     let codec = d.info().codec;
     if cli.json {
         let mut out = json!({
             "key": key.to_string(),
             "codec": codec.name(),
-            "etag": etag.as_str(),
             "size": bytes.len(),
         });
+        match (&etag, version) {
+            (Some(etag), _) => out["etag"] = json!(etag.as_str()),
+            (None, Some(id)) => out["version_id"] = json!(id),
+            (None, None) => {}
+        }
         let parsed_json = match codec {
             Codec::Json if !hex => serde_json::from_slice::<serde_json::Value>(&bytes).ok(),
             _ => None,
@@ -810,6 +862,76 @@ async fn rename(
             "not renamed: {from} changed while it was being copied; nothing changed"
         ))),
         other => Err(Failure(format!("not renamed: {other:?}"))),
+    }
+}
+
+async fn versions(cli: &Cli, d: &PersiDict<Encoded>, key: &Key) -> Outcome {
+    let versions = d.versions(key).await?;
+    if cli.json {
+        let rows: Vec<serde_json::Value> = versions
+            .iter()
+            .map(|v| {
+                json!({
+                    "version_id": v.version_id,
+                    "etag": v.etag.as_ref().map(|e| e.as_str()),
+                    "size": v.size,
+                    "last_modified": rfc3339(v.last_modified),
+                    "is_latest": v.is_latest,
+                    "is_delete_marker": v.is_delete_marker,
+                })
+            })
+            .collect();
+        emit(&json!(rows));
+        return Ok(());
+    }
+    for v in &versions {
+        let mut marks = Vec::new();
+        if v.is_latest {
+            marks.push("latest");
+        }
+        if v.is_delete_marker {
+            marks.push("deleted");
+        }
+        let etag = v.etag.as_ref().map_or("-", |e| e.as_str());
+        let line = format!(
+            "{}\t{etag}\t{}\t{}\t{}",
+            v.version_id,
+            v.size,
+            rfc3339(v.last_modified),
+            marks.join(",")
+        );
+        println!("{}", line.trim_end());
+    }
+    Ok(())
+}
+
+async fn restore(
+    cli: &Cli,
+    d: &PersiDict<Encoded>,
+    key: &Key,
+    version: &str,
+    etag: Option<&str>,
+) -> Outcome {
+    let current = match etag {
+        Some(e) => Some(persidict::ETag::from(e)),
+        None => d.head(key).await?.and_then(|meta| meta.etag),
+    };
+    match d.restore_version(key, version, current.as_ref()).await? {
+        CopyResult::Copied(etag) => {
+            if cli.json {
+                emit(
+                    &json!({ "key": key.to_string(), "restored": version, "etag": etag.as_str() }),
+                );
+            }
+            Ok(())
+        }
+        CopyResult::SourceAbsent => Err(Failure(format!(
+            "not found: version {version} of key {key}"
+        ))),
+        CopyResult::Refused => Err(Failure(format!(
+            "not restored: {key} changed; nothing was written"
+        ))),
+        other => Err(Failure(format!("not restored: {other:?}"))),
     }
 }
 
