@@ -263,7 +263,9 @@ impl Capabilities {
         copy_source_if_match: false,
     };
 
-    /// Whether `capability` is enforced.
+    /// Whether `capability` is enforced. [`Capability::Versioning`] is no conditional
+    /// request and is not probed: always `false` here (a store answers its version
+    /// operations with [`Error::Unsupported`] where it keeps no versions).
     pub fn has(&self, capability: Capability) -> bool {
         match capability {
             Capability::PutIfAbsent => self.put_if_absent,
