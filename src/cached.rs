@@ -37,8 +37,9 @@ use crate::dict::{PersiDict, Value};
 use crate::error::Result;
 use crate::key::Key;
 use crate::store::{
-    Capabilities, Chunks, DeleteCondition, DeleteResult, Object, ObjectMeta, ObjectStore, Read,
-    ReadOptions, ReadStream, StoreInfo, WriteCondition, WriteResult,
+    Capabilities, Chunks, CopyResult, CopySource, DeleteCondition, DeleteResult, Object,
+    ObjectMeta, ObjectStore, ObjectVersion, Read, ReadOptions, ReadStream, StoreInfo,
+    WriteCondition, WriteResult,
 };
 
 /// How many entries the in-memory cache store keeps by default.
@@ -550,6 +551,87 @@ impl ObjectStore for CachedStore {
             self.forget(name).await;
         }
         self.inner.delete_many_if(objects).await
+    }
+
+    /// Copies in the wrapped store; the destination's cached entry is dropped unless the
+    /// copy changed nothing (its bytes never pass through here on a server-side copy).
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        let copied = self
+            .inner
+            .copy(from, to, source_etag, content_type, condition)
+            .await;
+        self.after_copy(to, &copied).await;
+        copied
+    }
+
+    async fn copy_from(
+        &self,
+        source: &dyn ObjectStore,
+        from: &str,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        let copied = self
+            .inner
+            .copy_from(source, from, to, source_etag, content_type, condition)
+            .await;
+        self.after_copy(to, &copied).await;
+        copied
+    }
+
+    fn copy_source(&self, name: &str) -> Option<CopySource> {
+        self.inner.copy_source(name)
+    }
+
+    async fn versions(&self, name: &str) -> Result<Vec<ObjectVersion>> {
+        self.inner.versions(name).await
+    }
+
+    /// Read from the wrapped store, not cached (the cache holds current versions).
+    async fn read_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        options: ReadOptions,
+    ) -> Result<Read> {
+        self.inner.read_version(name, version_id, options).await
+    }
+
+    async fn restore_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        let restored = self
+            .inner
+            .restore_version(name, version_id, content_type, condition)
+            .await;
+        self.after_copy(name, &restored).await;
+        restored
+    }
+}
+
+impl CachedStore {
+    /// Drops the cached entry of a copy's destination unless the copy surely changed
+    /// nothing.
+    async fn after_copy(&self, to: &str, copied: &Result<CopyResult>) {
+        if !matches!(
+            copied,
+            Ok(CopyResult::Refused | CopyResult::SourceAbsent | CopyResult::SourceChanged)
+        ) {
+            self.forget(to).await;
+        }
     }
 }
 

@@ -367,6 +367,16 @@ pub enum Capability {
     MultipartIfAbsent,
     /// `CompleteMultipartUpload` with `If-Match: <etag>` refused when the ETag differs.
     MultipartIfMatch,
+    /// `CopyObject` with `If-None-Match: *` refused when the destination exists.
+    CopyIfAbsent,
+    /// `CopyObject` with `If-Match: <etag>` refused when the destination's ETag differs.
+    CopyIfMatch,
+    /// `CopyObject` with `x-amz-copy-source-if-match: <etag>` refused when the source's
+    /// ETag differs.
+    CopySourceIfMatch,
+    /// Object versions kept by the store (a versioned bucket): listing them, reading and
+    /// restoring one.
+    Versioning,
 }
 
 impl fmt::Display for Capability {
@@ -381,6 +391,12 @@ impl fmt::Display for Capability {
                 "conditional CompleteMultipartUpload (If-None-Match: *)"
             }
             Capability::MultipartIfMatch => "conditional CompleteMultipartUpload (If-Match)",
+            Capability::CopyIfAbsent => "conditional CopyObject (If-None-Match: *)",
+            Capability::CopyIfMatch => "conditional CopyObject (If-Match)",
+            Capability::CopySourceIfMatch => {
+                "CopyObject pinned to the source (x-amz-copy-source-if-match)"
+            }
+            Capability::Versioning => "object versions (a versioned bucket)",
         })
     }
 }

@@ -210,7 +210,8 @@ pub use cached::{CacheStore, CachedDict, CachedDictBuilder, CachedStore};
 pub use codec::{Codec, Encoded};
 pub use cond::{Condition, ETag, Outcome, Retrieve, Slot, Write};
 pub use dict::{
-    CasConflict, DictInfo, DictOptions, EntryMeta, PersiDict, RetryPolicy, Transformed, Value,
+    CasConflict, CopyOptions, DictInfo, DictOptions, EntryMeta, PersiDict, Renamed, RetryPolicy,
+    Transformed, Value,
 };
 pub use empty::EmptyDict;
 pub use error::{Capability, Error, Result};
@@ -222,7 +223,7 @@ pub use open::{open, Opened};
 #[cfg(feature = "s3")]
 #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use s3::{ProbeCheck, ProbeReport, ProbeVerdict, S3Dict, S3DictBuilder, S3Store};
-pub use store::{Capabilities, ObjectStore, Stored};
+pub use store::{Capabilities, CopyResult, ObjectStore, ObjectVersion, Stored};
 pub use write_once::WriteOnceDict;
 
 /// Everything a typical user needs, for `use persidict::prelude::*`.

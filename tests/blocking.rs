@@ -655,3 +655,38 @@ fn blocking_seaweedfs_object_settings_and_presign() {
     );
     d.clear().expect("clear");
 }
+
+/// The blocking twins of copy, rename, their cross-dictionary forms and the version
+/// operations.
+#[test]
+fn memory_blocking_copy_rename_and_versions() {
+    use persidict::{CopyOptions, CopyResult, Renamed};
+    let d = persidict::blocking::MemDict::<String>::new();
+    let other = persidict::blocking::MemDict::<String>::new();
+    let (a, b, c) = (
+        persidict::Key::try_from("a").unwrap(),
+        persidict::Key::try_from("b").unwrap(),
+        persidict::Key::try_from("c").unwrap(),
+    );
+    d.put(&a, "one".into()).unwrap();
+    assert!(d
+        .copy(&a, &b, CopyOptions::if_absent())
+        .unwrap()
+        .is_copied());
+    assert_eq!(
+        d.copy(&a, &b, CopyOptions::if_absent()).unwrap(),
+        CopyResult::Refused
+    );
+    assert!(d.rename(&b, &c, CopyOptions::new()).unwrap().is_renamed());
+    assert!(!d.contains(&b).unwrap());
+    assert!(d
+        .copy_to(&c, &other, &a, CopyOptions::new())
+        .unwrap()
+        .is_copied());
+    assert_eq!(other.get(&a).unwrap(), "one");
+    assert!(matches!(
+        d.rename_to(&c, &other, &a, CopyOptions::if_absent())
+            .unwrap(),
+        Renamed::Refused
+    ));
+}

@@ -216,7 +216,7 @@ fn memory_urls_work_within_one_invocation() {
     assert_eq!(text(ok(&["ls", "mem://"])), "");
     let probe = text(ok(&["probe", "mem://"]));
     assert!(probe.contains("not probed"), "{probe}");
-    assert_eq!(probe.matches("enforced").count(), 5, "{probe}");
+    assert_eq!(probe.matches("enforced").count(), 8, "{probe}");
     let e = fails(&["count", "mem://named"], 1);
     assert!(e.contains("takes no name"), "{e}");
 }
@@ -324,7 +324,7 @@ fn rclone_cli_round_trip() {
 }
 
 /// `probe` sends real requests even with capabilities=aws, and prints each verdict.
-fn s3_probe(server: &str, verdicts: [&str; 6]) {
+fn s3_probe(server: &str, verdicts: [&str; 9]) {
     let Some(s) = common::server(server) else {
         return;
     };
@@ -338,9 +338,12 @@ fn s3_probe(server: &str, verdicts: [&str; 6]) {
         "get_if_none_match",
         "delete_if_exists",
         "delete_many_if_match",
+        "copy_if_absent",
+        "copy_if_match",
+        "copy_source_if_match",
     ];
     let rows: Vec<&str> = table.lines().skip(2).collect();
-    assert_eq!(rows.len(), 6, "{table}");
+    assert_eq!(rows.len(), 9, "{table}");
     for ((row, name), verdict) in rows.iter().zip(names).zip(verdicts) {
         assert!(row.starts_with(name), "{table}");
         assert!(row.ends_with(verdict), "{name}: {table}");
@@ -360,7 +363,7 @@ fn s3_probe(server: &str, verdicts: [&str; 6]) {
 
 #[test]
 fn seaweedfs_cli_probe_enforces_everything() {
-    s3_probe("seaweedfs", ["enforced"; 6]);
+    s3_probe("seaweedfs", ["enforced"; 9]);
 }
 
 #[test]
@@ -368,7 +371,8 @@ fn moto_cli_probe_refuses_if_match_star() {
     s3_probe(
         "moto",
         [
-            "enforced", "enforced", "enforced", "enforced", "refused", "ignored",
+            "enforced", "enforced", "enforced", "enforced", "refused", "ignored", "ignored",
+            "ignored", "ignored",
         ],
     );
 }
@@ -378,7 +382,8 @@ fn rclone_cli_probe_ignores_conditional_writes() {
     s3_probe(
         "rclone",
         [
-            "ignored", "ignored", "ignored", "enforced", "ignored", "ignored",
+            "ignored", "ignored", "ignored", "enforced", "ignored", "ignored", "ignored",
+            "ignored", "ignored",
         ],
     );
 }
@@ -528,6 +533,130 @@ fn seaweedfs_cli_presign() {
     let dir = tempfile::tempdir().unwrap();
     let e = fails(&["presign", &file_url(dir.path(), ""), "a/k"], 1);
     assert!(e.contains("need an s3:// dictionary"), "{e}");
+}
+
+/// `cp` and `mv` within one dictionary, with and without --if-absent.
+fn cp_mv(u: &str) {
+    ok(&["put", u, "a", "one"]);
+    ok(&["cp", u, "a", "b"]);
+    assert_eq!(text(ok(&["get", u, "b"])), "one");
+    ok(&["put", u, "a", "two"]);
+    let e = fails(&["cp", "-n", u, "a", "b"], 1);
+    assert!(e.contains("not copied: b exists"), "{e}");
+    assert_eq!(text(ok(&["get", u, "b"])), "one");
+    ok(&["mv", u, "a", "c"]);
+    assert!(fails(&["get", u, "a"], 1).contains("not found: key a"));
+    assert_eq!(text(ok(&["get", u, "c"])), "two");
+    let e = fails(&["mv", "--if-absent", u, "c", "b"], 1);
+    assert!(e.contains("not renamed: b exists"), "{e}");
+    assert!(fails(&["cp", u, "missing", "d"], 1).contains("not found: key missing"));
+    assert!(fails(&["mv", u, "missing", "d"], 1).contains("not found: key missing"));
+    let moved = json(ok(&["--json", "mv", u, "c", "d"]));
+    assert_eq!(
+        (moved["from"].as_str(), moved["to"].as_str()),
+        (Some("c"), Some("d"))
+    );
+    assert_eq!(text(ok(&["ls", u])), "b\nd\n");
+}
+
+#[test]
+fn file_cli_cp_mv() {
+    let dir = tempfile::tempdir().unwrap();
+    cp_mv(&file_url(dir.path(), "codec=text"));
+}
+
+#[test]
+fn seaweedfs_cli_cp_mv() {
+    let Some(s) = common::server("seaweedfs") else {
+        return;
+    };
+    let u = s3_url(
+        &s,
+        "cli-cp",
+        "codec=text&create_bucket=true&capabilities=aws",
+    );
+    cp_mv(&u);
+    // A copy is one CopyObject: the value never passes through the client (what it
+    // receives is the CopyObjectResult document).
+    let u = u.replace("&create_bucket=true", "");
+    let out = run(&["--stats", "cp", &u, "b", "e"], b"");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("requests: CopyObject=1 sent=0B received=")
+            && stderr.trim().ends_with("(total 1)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn moto_cli_cp_without_if_absent_only() {
+    let Some(s) = common::server("moto") else {
+        return;
+    };
+    let u = s3_url(&s, "cli-cp", "codec=text&create_bucket=true");
+    ok(&["put", &u, "a", "one"]);
+    ok(&["cp", &u, "a", "b"]);
+    assert_eq!(text(ok(&["get", &u, "b"])), "one");
+    let e = fails(&["cp", "-n", &u, "a", "c"], 1);
+    assert!(e.contains("not supported"), "{e}");
+    let e = fails(&["mv", &u, "a", "c"], 1);
+    assert!(e.contains("not supported"), "{e}");
+}
+
+/// `versions`, `get --version` and `restore` on a versioned bucket.
+#[test]
+fn seaweedfs_cli_versions_and_restore() {
+    let Some(s) = common::server("seaweedfs") else {
+        return;
+    };
+    let u = format!(
+        "s3://persidict-versioned/{}?endpoint={}&region=us-east-1&codec=text&create_bucket=true&versioning=true",
+        common::fresh_prefix("cli-versions"),
+        s.url
+    );
+    ok(&["put", &u, "a", "one"]);
+    ok(&["put", &u, "a", "two"]);
+    ok(&["rm", &u, "a"]);
+    let listed = text(ok(&["versions", &u, "a"]));
+    let rows: Vec<Vec<&str>> = listed.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 3, "{listed}");
+    assert_eq!(
+        (rows[0][1], rows[0][4]),
+        ("-", "latest,deleted"),
+        "{listed}"
+    );
+    let oldest = rows[2][0];
+    assert_eq!(text(ok(&["get", &u, "a", "--version", oldest])), "one");
+    let e = fails(&["get", &u, "a", "--version", "no-such-version"], 1);
+    assert!(e.contains("not found: version"), "{e}");
+    ok(&["restore", &u, "a", oldest]);
+    assert_eq!(text(ok(&["get", &u, "a"])), "one");
+    let e = fails(
+        &[
+            "restore",
+            &u,
+            "a",
+            rows[1][0],
+            "--etag",
+            "\"0123456789abcdef0123456789abcdef\"",
+        ],
+        1,
+    );
+    assert!(e.contains("not restored: a changed"), "{e}");
+    let json_rows = json(ok(&["--json", "versions", &u, "a"]));
+    assert_eq!(json_rows.as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn rclone_cli_versions_are_unsupported() {
+    let Some(s) = common::server("rclone") else {
+        return;
+    };
+    let u = s3_url(&s, "cli-versions", "codec=text&create_bucket=true");
+    ok(&["put", &u, "a", "one"]);
+    let e = fails(&["versions", &u, "a"], 1);
+    assert!(e.contains("object versions"), "{e}");
 }
 
 /// `put -` streams stdin and `get` streams to stdout: a raw value over the multipart

@@ -7,18 +7,21 @@ use persidict::prelude::*;
 use persidict::{Capabilities, ProbeReport, ProbeVerdict, S3Dict};
 use ProbeVerdict::{Enforced, Ignored, Refused};
 
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 9] = [
     "put_if_absent",
     "put_if_match",
     "delete_if_match",
     "get_if_none_match",
     "delete_if_exists",
     "delete_many_if_match",
+    "copy_if_absent",
+    "copy_if_match",
+    "copy_source_if_match",
 ];
 
 /// A fresh probe report of `server` (on a dictionary with declared capabilities, to show
 /// that the report really probes), checked against `expected` verdicts in `NAMES` order.
-async fn report_matches(server: &str, expected: [ProbeVerdict; 6]) -> Option<ProbeReport> {
+async fn report_matches(server: &str, expected: [ProbeVerdict; 9]) -> Option<ProbeReport> {
     let s = common::server(server)?;
     let d: S3Dict<u64> = common::builder(&s, "report")
         .capabilities(Capabilities::ALL)
@@ -49,6 +52,9 @@ async fn report_matches(server: &str, expected: [ProbeVerdict; 6]) -> Option<Pro
             caps.get_if_none_match,
             caps.delete_if_exists,
             caps.delete_many_if_match,
+            caps.copy_if_absent,
+            caps.copy_if_match,
+            caps.copy_source_if_match,
         ],
         expected.map(|v| v == Enforced)
     );
@@ -122,6 +128,10 @@ async fn moto_enforces_conditional_writes_but_not_if_match_star() {
             delete_if_exists: false,
             // moto deletes every object of a DeleteObjects, whatever its ETag element.
             delete_many_if_match: false,
+            // moto copies whatever the CopyObject preconditions say.
+            copy_if_absent: false,
+            copy_if_match: false,
+            copy_source_if_match: false,
             ..Capabilities::ALL
         }
     );
@@ -163,11 +173,13 @@ async fn concurrent_first_uses_probe_once() {
         assert_eq!(t.await.unwrap(), Capabilities::ALL);
     }
     // One probe: 1 PUT + 3 probe requests with their HEAD checks + GET + 2 DELETEs with a
-    // HEAD + a PUT and 2 DeleteObjects with their HEADs + the cleanup DELETE (about 22);
+    // HEAD + a PUT and 2 DeleteObjects with their HEADs (about 21), then a PUT, 6
+    // CopyObjects and 3 HEADs for the copy checks, the 2 cleanup DELETEs and the
+    // ListObjectVersions that finds no versions left (about 34);
     // eight concurrent probes would send eight times as many.
     let sent = first.stats().snapshot().total();
     println!("one probe: {sent} requests");
-    assert!(sent < 30, "{sent} requests: the probe ran more than once");
+    assert!(sent < 40, "{sent} requests: the probe ran more than once");
 }
 
 /// Declared capabilities skip probing entirely.
@@ -188,7 +200,7 @@ async fn declared_capabilities_skip_the_probe() {
 
 #[tokio::test]
 async fn seaweedfs_report_enforces_all_five() {
-    let Some(r) = report_matches("seaweedfs", [Enforced; 6]).await else {
+    let Some(r) = report_matches("seaweedfs", [Enforced; 9]).await else {
         return;
     };
     // The success path first (insert on an absent key), then the refusal.
@@ -203,7 +215,9 @@ async fn seaweedfs_report_enforces_all_five() {
 async fn moto_report_refuses_if_match_star() {
     let Some(r) = report_matches(
         "moto",
-        [Enforced, Enforced, Enforced, Enforced, Refused, Ignored],
+        [
+            Enforced, Enforced, Enforced, Enforced, Refused, Ignored, Ignored, Ignored, Ignored,
+        ],
     )
     .await
     else {
@@ -217,7 +231,9 @@ async fn moto_report_refuses_if_match_star() {
 async fn rclone_report_ignores_conditional_writes() {
     let Some(r) = report_matches(
         "rclone",
-        [Ignored, Ignored, Ignored, Enforced, Ignored, Ignored],
+        [
+            Ignored, Ignored, Ignored, Enforced, Ignored, Ignored, Ignored, Ignored, Ignored,
+        ],
     )
     .await
     else {

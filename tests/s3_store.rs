@@ -305,7 +305,7 @@ async fn rclone_racy_fallback_works_for_a_single_writer() {
 }
 
 /// The probe's verdicts, in `Capabilities` field order.
-async fn probe_success_path(server: &str, expected: [ProbeVerdict; 6]) {
+async fn probe_success_path(server: &str, expected: [ProbeVerdict; 9]) {
     let Some(srv) = common::server(server) else {
         return;
     };
@@ -326,7 +326,22 @@ async fn probe_success_path(server: &str, expected: [ProbeVerdict; 6]) {
 #[tokio::test]
 async fn seaweedfs_probe_checks_the_success_path() {
     use ProbeVerdict::*;
-    probe_success_path("seaweedfs", [Enforced; 6]).await;
+    probe_success_path("seaweedfs", [Enforced; 9]).await;
+    // The copy checks' requests whose conditions hold were applied too.
+    let Some(srv) = common::server("seaweedfs") else {
+        return;
+    };
+    let report = common::store(&srv, "probe-copy")
+        .await
+        .probe_report()
+        .await
+        .unwrap();
+    assert!(
+        report.checks[6].answer.starts_with("200; then 412"),
+        "{report}"
+    );
+    assert!(report.checks[7].answer.ends_with("; then 200"), "{report}");
+    assert!(report.checks[8].answer.ends_with("; then 200"), "{report}");
 }
 
 #[tokio::test]
@@ -334,7 +349,9 @@ async fn moto_probe_checks_the_success_path() {
     use ProbeVerdict::*;
     probe_success_path(
         "moto",
-        [Enforced, Enforced, Enforced, Enforced, Refused, Ignored],
+        [
+            Enforced, Enforced, Enforced, Enforced, Refused, Ignored, Ignored, Ignored, Ignored,
+        ],
     )
     .await;
 }

@@ -6,10 +6,13 @@ use std::time::SystemTime;
 use super::{run, Iter};
 use crate::codec::Codec;
 use crate::cond::{Condition, ETag, Outcome, Retrieve, Write};
-use crate::dict::{CasConflict, DictInfo, DictOptions, EntryMeta, RetryPolicy, Transformed, Value};
+use crate::dict::{
+    CasConflict, CopyOptions, DictInfo, DictOptions, EntryMeta, Renamed, RetryPolicy, Transformed,
+    Value,
+};
 use crate::error::Result;
 use crate::key::{Key, Naming};
-use crate::store::{Capabilities, ObjectStore};
+use crate::store::{Capabilities, CopyResult, ObjectStore, ObjectVersion};
 
 /// Declares blocking methods that forward to the async dictionary of the same name, each
 /// documented by a link to it. `blocking` methods wait for the async method on the shared
@@ -256,6 +259,17 @@ impl<V: Value> PersiDict<V> {
             fn newest_keys(&self, n: usize) -> Result<Vec<Key>>;
             fn random_key(&self) -> Result<Option<Key>>;
             fn capabilities(&self) -> Result<Capabilities>;
+            #[doc(alias = "cp")]
+            fn copy(&self, from: &Key, to: &Key, options: CopyOptions) -> Result<CopyResult>;
+            #[doc(alias = "mv")]
+            #[doc(alias = "move")]
+            fn rename(&self, from: &Key, to: &Key, options: CopyOptions) -> Result<Renamed>;
+            #[doc(alias = "history")]
+            fn versions(&self, key: &Key) -> Result<Vec<ObjectVersion>>;
+            fn get_version(&self, key: &Key, version_id: &str) -> Result<Option<V>>;
+            #[doc(alias = "rollback")]
+            fn restore_version(&self, key: &Key, version_id: &str, current_etag: Option<&ETag>)
+                -> Result<CopyResult>;
         }
         immediate {
             fn options(&self) -> DictOptions;
@@ -264,5 +278,43 @@ impl<V: Value> PersiDict<V> {
             fn object_name(&self, key: &Key) -> Result<String>;
             fn naming(&self) -> &Naming;
         }
+    }
+
+    /// [`PersiDict::copy_to`](crate::PersiDict::copy_to), blocking the calling thread
+    /// until it completes.
+    ///
+    /// # Panics
+    /// On a thread inside a tokio runtime (see the [module docs](crate::blocking)).
+    #[track_caller]
+    pub fn copy_to(
+        &self,
+        from: &Key,
+        dest: &PersiDict<V>,
+        to: &Key,
+        options: CopyOptions,
+    ) -> Result<CopyResult> {
+        run(
+            "PersiDict::copy_to",
+            self.inner.copy_to(from, &dest.inner, to, options),
+        )
+    }
+
+    /// [`PersiDict::rename_to`](crate::PersiDict::rename_to), blocking the calling thread
+    /// until it completes.
+    ///
+    /// # Panics
+    /// On a thread inside a tokio runtime (see the [module docs](crate::blocking)).
+    #[track_caller]
+    pub fn rename_to(
+        &self,
+        from: &Key,
+        dest: &PersiDict<V>,
+        to: &Key,
+        options: CopyOptions,
+    ) -> Result<Renamed> {
+        run(
+            "PersiDict::rename_to",
+            self.inner.rename_to(from, &dest.inner, to, options),
+        )
     }
 }

@@ -39,6 +39,17 @@ pub(super) async fn declared<F: Fixture, V: crate::dict::Value>(
             want.delete_many_if_match,
             reported.delete_many_if_match,
         ),
+        (
+            "copy_if_absent",
+            want.copy_if_absent,
+            reported.copy_if_absent,
+        ),
+        ("copy_if_match", want.copy_if_match, reported.copy_if_match),
+        (
+            "copy_source_if_match",
+            want.copy_source_if_match,
+            reported.copy_source_if_match,
+        ),
     ];
     for (name, wanted, has) in checks {
         assert!(

@@ -52,6 +52,7 @@
 mod append_only;
 mod capabilities;
 mod conditional;
+mod copy;
 mod listing;
 mod plain;
 mod short_verbs;
@@ -70,6 +71,7 @@ pub use self::conditional::{
     batch_discard_if, conditional_discard_if, conditional_get_if, conditional_put_if,
     conditional_setdefault_if, jokers, setdefault_and_pop, setdefault_never_overwrites,
 };
+pub use self::copy::copy_and_rename;
 pub use self::listing::{oldest_newest_keys, random_key};
 pub use self::plain::{
     bulk_operations, case_sensitive_keys, codecs, encode_errors_store_nothing, get_put,
@@ -258,6 +260,7 @@ macro_rules! __contract_tests {
                 declared_capabilities,
                 short_verbs,
                 streamed_values,
+                copy_and_rename,
             }
         }
     };

@@ -8,10 +8,12 @@
 //! [`Prefixed`] store, append-only dictionaries over an [`AppendOnly`] one.
 
 mod bulk;
+mod copy;
 mod ops;
 mod order;
 mod stream;
 mod transform;
+mod versions;
 
 /// Binds `$name` to the object name of `$key` and `$t` to the [`Target`] of one operation
 /// on it, whose errors name `$key`.
@@ -81,6 +83,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use self::copy::{CopyOptions, Renamed};
 pub use self::transform::{CasConflict, RetryPolicy, Transformed};
 use crate::codec::Codec;
 use crate::cond::{ETag, Outcome, Slot};

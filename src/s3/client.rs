@@ -280,18 +280,40 @@ impl S3Client {
         if_none_match: Option<&ETag>,
         max_size: Option<u64>,
     ) -> Result<Got> {
-        let mut request = self.sdk.get_object().bucket(&self.bucket).key(key);
+        self.get_version(key, None, if_none_match, max_size).await
+    }
+
+    /// [`get`](S3Client::get) of one version of the object, or of the current one
+    /// (`version_id` `None`).
+    pub(crate) async fn get_version(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        if_none_match: Option<&ETag>,
+        max_size: Option<u64>,
+    ) -> Result<Got> {
+        let mut request = self
+            .sdk
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned));
         if let Some(e) = if_none_match {
             request = request.if_none_match(e.as_str());
         }
         let out = match request.send().await {
             Ok(out) => out,
             Err(e) => {
+                let status = e.raw_response().map(|r| r.status().as_u16());
                 return match classify(&e) {
                     Answer::NotFound => Ok(Got::Absent),
                     Answer::NotModified if if_none_match.is_some() => Ok(Got::NotModified),
+                    // A version id the object never had (400) or a delete marker (405):
+                    // no such version to read.
+                    Answer::BadRequest(_) if version_id.is_some() => Ok(Got::Absent),
+                    _ if version_id.is_some() && status == Some(405) => Ok(Got::Absent),
                     _ => Err(self.error("GET", e)),
-                }
+                };
             }
         };
         let size = out.content_length().unwrap_or(0).max(0) as u64;

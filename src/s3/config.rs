@@ -87,6 +87,7 @@ pub struct S3DictBuilder {
     capabilities: Option<Capabilities>,
     racy_fallback: bool,
     create_bucket: bool,
+    versioning: bool,
     client: Option<Client>,
     sdk_config: Option<aws_config::SdkConfig>,
     max_value_size: u64,
@@ -191,6 +192,8 @@ url_settings! {
         };
     ["create_bucket"] "create the bucket if it does not exist" =>
         |b, v, cx| Ok(b.create_bucket(cx.flag(v)?));
+    ["versioning"] "turn versioning on for the bucket when opening it" =>
+        |b, v, cx| Ok(b.versioning(cx.flag(v)?));
     ["path_style"] "path-style addressing" =>
         |b, v, cx| Ok(b.force_path_style(cx.flag(v)?));
     ["racy_fallback"] "emulate missing conditional requests with a HEAD first (races)" =>
@@ -356,6 +359,7 @@ impl S3DictBuilder {
             capabilities: None,
             racy_fallback: false,
             create_bucket: false,
+            versioning: false,
             client: None,
             sdk_config: None,
             max_value_size: DEFAULT_MAX_VALUE_SIZE,
@@ -527,6 +531,18 @@ impl S3DictBuilder {
         self
     }
 
+    /// Turn versioning on for the bucket when building (`PutBucketVersioning`; default:
+    /// off, the bucket is left as it is). On a versioned bucket every write keeps the
+    /// versions before it and a delete leaves a delete marker: the dictionary's
+    /// [`versions`](crate::PersiDict::versions), [`get_version`](crate::PersiDict::get_version)
+    /// and [`restore_version`](crate::PersiDict::restore_version) work there. A bucket
+    /// versioned by its owner works the same without this. A server without versioning
+    /// (rclone) fails the build with [`Error::Unsupported`].
+    pub fn versioning(mut self, on: bool) -> Self {
+        self.versioning = on;
+        self
+    }
+
     /// Use this client (its configuration is kept; a request counter is added).
     pub fn client(mut self, client: Client) -> Self {
         self.client = Some(client);
@@ -645,6 +661,9 @@ impl S3DictBuilder {
         };
         if self.create_bucket {
             create_bucket(&client).await?;
+        }
+        if self.versioning {
+            super::versions::enable(&client).await?;
         }
         let store = S3Store::new(StoreParts {
             client,

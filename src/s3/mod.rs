@@ -16,6 +16,8 @@
 //! | `stats.rs` | request accounting |
 //! | `presign.rs` | requests signed in advance, for holders without credentials |
 //! | `settings.rs` | what every PUT sends besides the value: encryption, storage class, tags, metadata |
+//! | `copy.rs` | server-side copies (`CopyObject`): preconditions, lost answers, object settings |
+//! | `versions.rs` | version history on versioned buckets, and the probe's cleanup there |
 //! | `store.rs` | [`S3Store`]: the [`ObjectStore`](crate::ObjectStore) on S3 |
 //! | `dict.rs` | [`S3Dict`]: the typed dictionary over an [`S3Store`] |
 //!
@@ -40,6 +42,9 @@
 //! | `values`, `items` | ⌈n/1000⌉ LIST + n GETs, bounded concurrency, streaming |
 //! | `get_many`, `put_many`, `discard_many` | one request per key as above, bounded concurrency |
 //! | [`S3Dict::presign`] (`Get`, `Put`, `Insert`) | none: signed locally (`Insert` needs the capabilities, probed once); the holder sends 1 GET or PUT |
+//! | `copy`, `copy_to` (same endpoint) | 1 CopyObject (+ 1 HEAD of the source when refused); see `copy.rs` |
+//! | `rename` | HEAD (none when the source's ETag is given) + CopyObject pinned to it + DELETE `If-Match` |
+//! | `versions`, `get_version`, `restore_version` (versioned buckets) | ⌈n/1000⌉ ListObjectVersions / 1 GET `?versionId=` / 1 CopyObject from `?versionId=`; + 1 GetBucketVersioning once per store |
 //!
 //! Bulk operations keep at most [`S3DictBuilder::concurrency`] requests in flight. Every
 //! request and its body bytes are counted in [`S3Dict::stats`].
@@ -57,6 +62,7 @@
 mod classify;
 mod client;
 mod config;
+mod copy;
 mod dict;
 pub mod multipart;
 pub mod presign;
@@ -66,6 +72,7 @@ mod resolve;
 pub mod settings;
 mod stats;
 mod store;
+mod versions;
 
 pub use self::config::{
     url_parameters, S3DictBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,

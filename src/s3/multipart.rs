@@ -38,7 +38,7 @@ use tokio::task::JoinSet;
 use tracing::debug;
 
 use super::client::{Attempted, Lost, S3Client, WRITE_CHAIN, WRITE_ID};
-use super::resolve::{self, ConditionalPut, PutBody};
+use super::resolve::{self, ConditionalPut, Made};
 use crate::cond::{ETag, Lineage};
 use crate::error::{Capability, Error, Result};
 use crate::store::{Chunks, WriteResult};
@@ -357,7 +357,7 @@ impl Upload<'_> {
         let put = ConditionalPut {
             name: self.name,
             key: self.key,
-            body: PutBody::Multipart(&made),
+            made: Made::Multipart(&made),
             lineage: self.lineage,
             replaces: if_match,
             append_only: self.append_only,

@@ -25,9 +25,16 @@
 //! an aborted task) does not leave the probe object behind: it is always removed. (The
 //! abandoned probe's result is not kept; the next use probes again.) Probe
 //! objects are named `<root>persidict-probe-<random>.probe`: no codec uses the `probe`
-//! extension, so no dictionary ever lists them.
+//! extension, so no dictionary ever lists them; the copy checks (`probe/copy.rs`) copy to a
+//! second one, `<root>persidict-probe-<random>-copy.probe`, removed with the first. On a
+//! versioned bucket a delete leaves versions and a delete marker behind, so the probe
+//! then lists the versions under its own random prefix and deletes them by version id:
+//! nothing of the probe remains (one `ListObjectVersions`, on every bucket, and one
+//! `DeleteObjects` where it finds versions).
 //!
 //! [`S3Store::probe_report`]: super::store::S3Store::probe_report
+
+mod copy;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -91,7 +98,8 @@ impl fmt::Display for ProbeVerdict {
 pub struct ProbeCheck {
     /// The capability, named as the field of [`Capabilities`] it decides
     /// (`put_if_absent`, `put_if_match`, `delete_if_match`, `get_if_none_match`,
-    /// `delete_if_exists`, `delete_many_if_match`).
+    /// `delete_if_exists`, `delete_many_if_match`, `copy_if_absent`, `copy_if_match`,
+    /// `copy_source_if_match`).
     pub capability: &'static str,
     /// The request sent, e.g. `PUT If-None-Match: * (object exists)`.
     pub request: &'static str,
@@ -125,6 +133,9 @@ impl ProbeReport {
             get_if_none_match: on("get_if_none_match"),
             delete_if_exists: on("delete_if_exists"),
             delete_many_if_match: on("delete_many_if_match"),
+            copy_if_absent: on("copy_if_absent"),
+            copy_if_match: on("copy_if_match"),
+            copy_source_if_match: on("copy_source_if_match"),
         }
     }
 
@@ -322,10 +333,16 @@ async fn spawned(client: S3Client, root: String) -> Result<ProbeReport> {
 async fn probe(client: &S3Client, root: &str) -> Result<ProbeReport> {
     let key = format!("{root}persidict-probe-{:016x}.probe", fastrand::u64(..));
     let result = Probe { client, key: &key }.run().await;
-    // Always remove the scratch object, whatever happened above.
-    if let Err(e) = client.delete(&key).await {
-        debug!(object = %key, error = %e, "probe cleanup failed");
+    // Always remove the scratch objects, whatever happened above.
+    for key in [key.clone(), copy::destination(&key)] {
+        if let Err(e) = client.delete(&key).await {
+            debug!(object = %key, error = %e, "probe cleanup failed");
+        }
     }
+    // On a versioned bucket the deletes above leave the probe's versions and delete
+    // markers: remove them by version id (one ListObjectVersions, and one DeleteObjects
+    // where there are any).
+    super::versions::purge(client, key.trim_end_matches(".probe")).await;
     let report = ProbeReport {
         endpoint: client.endpoint.clone(),
         checks: result?,
@@ -667,6 +684,7 @@ impl Probe<'_> {
             ),
             verdict: with_success(verdict, gone),
         });
+        checks.extend(self.copy_checks().await?);
         Ok(checks)
     }
 

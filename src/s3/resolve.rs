@@ -91,8 +91,8 @@ pub(crate) struct ConditionalPut<'a> {
     pub(crate) name: &'a str,
     /// The object key.
     pub(crate) key: &'a str,
-    /// What was sent, for the ETag it makes.
-    pub(crate) body: PutBody<'a>,
+    /// What the write stores.
+    pub(crate) made: Made<'a>,
     /// The lineage the PUT recorded: its write id first.
     pub(crate) lineage: &'a Lineage,
     /// `If-Match: e`: the version it replaces; `None` for `If-None-Match: *`.
@@ -101,21 +101,28 @@ pub(crate) struct ConditionalPut<'a> {
     pub(crate) append_only: bool,
 }
 
-/// What a conditional write sent, as far as the ETag it makes goes.
+/// What a conditional write stores, for the ETag it made.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum PutBody<'a> {
-    /// One PUT of these bytes.
-    Single(&'a Bytes),
+pub(crate) enum Made<'a> {
+    /// A PUT of these bytes.
+    Body(&'a Bytes),
     /// A multipart upload, whose ETag is computed from its parts' ETags.
     Multipart(&'a ETag),
+    /// A server-side copy of a source with this ETag, where known (a single-part copy
+    /// keeps the source's ETag: S3's digest of the same bytes).
+    Copy(Option<&'a ETag>),
 }
 
-impl PutBody<'_> {
-    /// The ETag S3 gives the object this write makes.
+impl Made<'_> {
+    /// The ETag S3 gave the write, for a write that others have built upon since; for a
+    /// copy of a source whose ETag is not known, an ETag that names no version (a
+    /// compare-and-swap on it is refused, as it should be: the version is gone).
     fn etag(self) -> ETag {
         match self {
-            PutBody::Single(body) => single_put_etag(body),
-            PutBody::Multipart(etag) => etag.clone(),
+            Made::Body(body) => single_put_etag(body),
+            Made::Multipart(etag) => etag.clone(),
+            Made::Copy(Some(source)) => source.clone(),
+            Made::Copy(None) => ETag::new("\"persidict-superseded-copy\""),
         }
     }
 }
@@ -145,7 +152,7 @@ pub(crate) async fn put(
             // The object is ours: its ETag is the one our write made.
             Some(head) if !built_upon => head.etag.clone(),
             // Built upon since: the ETag our write made is S3's digest of the body.
-            _ => put.body.etag(),
+            _ => put.made.etag(),
         };
         tracing::debug!(object = %put.key, built_upon, "a conditional PUT whose answer was lost had landed: settled by its write id");
         return Ok(Lost::Settled(WriteResult::Written(

@@ -161,7 +161,7 @@ impl ObjectSettings {
     }
 
     /// The tags as the `x-amz-tagging` header value (`k1=v1&k2=v2`), if any.
-    fn tagging(&self) -> Option<String> {
+    pub(super) fn tagging(&self) -> Option<String> {
         (!self.tags.is_empty()).then(|| {
             self.tags
                 .iter()

@@ -29,19 +29,23 @@ pub enum RequestKind {
     DeleteObjects,
     /// `CreateMultipartUpload`: a multipart upload begins.
     CreateUpload,
-    /// `UploadPart`: one part of a multipart upload.
+    /// `UploadPart`: one part of a multipart upload (`UploadPartCopy` too).
     UploadPart,
     /// `CompleteMultipartUpload`: the parts become the object.
     CompleteUpload,
     /// `AbortMultipartUpload`: the parts are dropped.
     AbortUpload,
+    /// `CopyObject` (a server-side copy).
+    Copy,
+    /// `ListObjectVersions`.
+    ListVersions,
     /// Anything else (bucket operations, tagging, …).
     Other,
 }
 
 impl RequestKind {
     /// Every kind, in display order.
-    pub const ALL: [RequestKind; 11] = [
+    pub const ALL: [RequestKind; 13] = [
         RequestKind::Get,
         RequestKind::Head,
         RequestKind::Put,
@@ -52,6 +56,8 @@ impl RequestKind {
         RequestKind::UploadPart,
         RequestKind::CompleteUpload,
         RequestKind::AbortUpload,
+        RequestKind::Copy,
+        RequestKind::ListVersions,
         RequestKind::Other,
     ];
 
@@ -73,6 +79,8 @@ impl fmt::Display for RequestKind {
             RequestKind::UploadPart => "UploadPart",
             RequestKind::CompleteUpload => "CompleteMultipartUpload",
             RequestKind::AbortUpload => "AbortMultipartUpload",
+            RequestKind::Copy => "CopyObject",
+            RequestKind::ListVersions => "ListVersions",
             RequestKind::Other => "other",
         })
     }
@@ -256,11 +264,13 @@ fn classify_request(method: &str, uri: &str) -> RequestKind {
     };
     match method {
         "GET" if has("list-type") => RequestKind::List,
+        "GET" if has("versions") => RequestKind::ListVersions,
         "GET" if query.is_empty() || has("x-id") || has("partNumber") => RequestKind::Get,
         "GET" => RequestKind::Other,
         "HEAD" => RequestKind::Head,
         "PUT" if has("uploadId") && has("partNumber") => RequestKind::UploadPart,
         "PUT" if has("uploadId") || has("tagging") || has("acl") => RequestKind::Other,
+        "PUT" if query.split('&').any(|p| p == "x-id=CopyObject") => RequestKind::Copy,
         "PUT" => RequestKind::Put,
         "DELETE" if has("uploadId") => RequestKind::AbortUpload,
         "DELETE" => RequestKind::Delete,
@@ -282,6 +292,16 @@ mod tests {
             ("GET", "http://h/b/k.bin", RequestKind::Get),
             ("GET", "http://h/b?list-type=2&prefix=p", RequestKind::List),
             ("GET", "http://h/b?location", RequestKind::Other),
+            (
+                "GET",
+                "http://h/b?versions&prefix=p",
+                RequestKind::ListVersions,
+            ),
+            (
+                "GET",
+                "http://h/b/k.bin?versionId=v&x-id=GetObject",
+                RequestKind::Get,
+            ),
             ("HEAD", "http://h/b/k.bin", RequestKind::Head),
             ("PUT", "http://h/b/k.bin?x-id=PutObject", RequestKind::Put),
             (
@@ -305,6 +325,7 @@ mod tests {
                 RequestKind::AbortUpload,
             ),
             ("PUT", "http://h/b/k.bin?tagging", RequestKind::Other),
+            ("PUT", "http://h/b/k.bin?x-id=CopyObject", RequestKind::Copy),
             (
                 "DELETE",
                 "http://h/b/k.bin?x-id=DeleteObject",

@@ -12,6 +12,8 @@
 //! | `list` | ⌈n/1000⌉ ListObjectsV2 |
 //! | `delete_many` | ⌈n/1000⌉ DeleteObjects, at most `concurrency` in flight |
 //! | `delete_many_if` | ⌈n/1000⌉ DeleteObjects with an `ETag` per object where the server honours it (probed), else n DELETE `If-Match`; at most `concurrency` in flight |
+//! | `copy`, `copy_from` another `S3Store` on the same endpoint | CopyObject (`x-amz-copy-source-if-match`, `If-None-Match: *`, `If-Match` as asked; see [`copy`](super::copy)); + 1 HEAD of the source when refused |
+//! | `copy_from` any other store | GET + PUT |
 //!
 //! A conditional request is only sent where the endpoint enforces it (probed once per
 //! endpoint and bucket, see [`super::probe`], or declared); otherwise the answer is
@@ -34,19 +36,21 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use super::client::{new_write_id, Attempted, Got, Head, Lost, S3Client};
+use super::copy::{Copier, CopyFrom, CopyTo};
 use super::multipart::probe::MultipartCapabilities;
 use super::multipart::{self, Complete, MultipartSettings};
 use super::presign::{self, Presign, PresignedRequest};
 use super::probe::{self, Cell, ProbeReport};
 use super::ranged;
-use super::resolve::{self, ConditionalPut, PutBody};
+use super::resolve::{self, ConditionalPut, Made};
 use super::stats::RequestStats;
+use super::versions;
 use crate::cond::{ETag, Lineage};
 use crate::error::{Capability, Error, Result};
 use crate::store::{
-    check_name, unsupported, Capabilities, Chunks, DeleteCondition, DeleteResult, Object,
-    ObjectMeta, ObjectStore, Read, ReadOptions, ReadStream, StoreInfo, WriteCondition, WriteResult,
-    MAX_NAME_LEN,
+    check_name, copy_by_reading, unsupported, Capabilities, Chunks, CopyResult, CopySource,
+    DeleteCondition, DeleteResult, Object, ObjectMeta, ObjectStore, ObjectVersion, Read,
+    ReadOptions, ReadStream, StoreInfo, WriteCondition, WriteResult, MAX_NAME_LEN,
 };
 
 /// The most names one `DeleteObjects` request takes.
@@ -77,6 +81,8 @@ struct Inner {
     append_only: bool,
     multipart: MultipartSettings,
     multipart_capabilities: multipart::probe::Cell,
+    /// Whether the bucket keeps versions, asked on the first version operation.
+    versioned: tokio::sync::OnceCell<bool>,
 }
 
 /// What [`S3Store::new`] is made of.
@@ -122,6 +128,7 @@ impl S3Store {
                 append_only: parts.append_only,
                 multipart: parts.multipart,
                 multipart_capabilities: parts.multipart_capabilities,
+                versioned: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -159,8 +166,8 @@ impl S3Store {
     /// Probes the endpoint now and reports, for each capability, the request sent, the
     /// server's answer and the verdict; see [`ProbeReport`].
     ///
-    /// This always sends the probe requests (about 22 small requests on a scratch object
-    /// under the root prefix, removed afterwards, even if this future is dropped), even
+    /// This always sends the probe requests (about 34 small requests on two scratch
+    /// objects under the root prefix, removed afterwards, even if this future is dropped), even
     /// when the capabilities were declared or already probed: its point is to measure the
     /// server. A store that had not probed yet keeps this result instead of probing again.
     ///
@@ -252,6 +259,52 @@ impl S3Store {
     /// The current ETag, for the racy fallback.
     async fn current(&self, key: &str) -> Result<Option<ETag>> {
         Ok(self.inner.client.head(key).await?.map(|h| h.etag))
+    }
+
+    /// Copies `from` to the object `to` on the server (see [`copy`](super::copy)).
+    async fn copy_object(
+        &self,
+        from: &CopyFrom,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        check_name(to)?;
+        let key = self.object_key(to);
+        let copier = Copier {
+            client: &self.inner.client,
+            capabilities: self.capabilities().await?,
+            racy_fallback: self.inner.racy_fallback,
+            append_only: self.inner.append_only,
+        };
+        let to = CopyTo {
+            name: to,
+            key: &key,
+            source_etag,
+            content_type,
+            condition,
+        };
+        copier.copy(from, to).await
+    }
+
+    /// [`Error::Unsupported`] for [`Capability::Versioning`] unless the bucket keeps
+    /// versions (asked once per store and its clones).
+    async fn require_versions(&self) -> Result<()> {
+        let client = &self.inner.client;
+        let on = self
+            .inner
+            .versioned
+            .get_or_try_init(|| versions::versioned(client))
+            .await?;
+        if *on {
+            Ok(())
+        } else {
+            Err(unsupported(
+                Capability::Versioning,
+                &self.unsupported_info(),
+            ))
+        }
     }
 
     fn meta(name: &str, head: Head) -> ObjectMeta {
@@ -427,7 +480,7 @@ impl ObjectStore for S3Store {
         let put = ConditionalPut {
             name,
             key: &key,
-            body: PutBody::Single(&body),
+            made: Made::Body(&body),
             lineage: &lineage,
             replaces: if_match,
             append_only: self.inner.append_only,
@@ -601,6 +654,129 @@ impl ObjectStore for S3Store {
             .try_collect()
             .await?;
         Ok(results.into_iter().flatten().collect())
+    }
+
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        check_name(from)?;
+        let from = CopyFrom {
+            bucket: self.bucket().to_owned(),
+            key: self.object_key(from),
+            version_id: None,
+        };
+        self.copy_object(&from, to, source_etag, content_type, condition)
+            .await
+    }
+
+    /// Copies on the server when `source` keeps the object in a bucket on this endpoint
+    /// (another [`S3Store`], wrapped or not: the credentials of this store must be
+    /// allowed to read it); from any other store it reads and writes.
+    async fn copy_from(
+        &self,
+        source: &dyn ObjectStore,
+        from: &str,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        match source.copy_source(from) {
+            Some(found) if found.backend == "s3" && found.endpoint == self.inner.endpoint_url => {
+                let from = CopyFrom {
+                    bucket: found.bucket,
+                    key: found.key,
+                    version_id: None,
+                };
+                self.copy_object(&from, to, source_etag, content_type, condition)
+                    .await
+            }
+            _ => {
+                copy_by_reading(
+                    source,
+                    self,
+                    from,
+                    to,
+                    source_etag.as_ref(),
+                    content_type,
+                    condition,
+                )
+                .await
+            }
+        }
+    }
+
+    fn copy_source(&self, name: &str) -> Option<CopySource> {
+        check_name(name).ok()?;
+        Some(CopySource {
+            backend: "s3",
+            endpoint: self.inner.endpoint_url.clone(),
+            bucket: self.bucket().to_owned(),
+            key: self.object_key(name),
+        })
+    }
+
+    async fn versions(&self, name: &str) -> Result<Vec<ObjectVersion>> {
+        check_name(name)?;
+        self.require_versions().await?;
+        versions::list(&self.inner.client, &self.object_key(name)).await
+    }
+
+    async fn read_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        options: ReadOptions,
+    ) -> Result<Read> {
+        check_name(name)?;
+        self.require_versions().await?;
+        let key = self.object_key(name);
+        let got = self
+            .inner
+            .client
+            .get_version(
+                &key,
+                Some(version_id),
+                options.if_none_match.as_ref(),
+                options.max_size,
+            )
+            .await?;
+        Ok(match got {
+            Got::Absent => Read::Absent,
+            Got::NotModified => Read::NotModified {
+                etag: options
+                    .if_none_match
+                    .expect("a 304 is only taken for a GET with If-None-Match"),
+            },
+            Got::TooLarge { size } => Read::TooLarge { size },
+            Got::Found { head, body } => Read::Found(Object {
+                meta: Self::meta(name, head),
+                body,
+            }),
+        })
+    }
+
+    async fn restore_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        check_name(name)?;
+        self.require_versions().await?;
+        let from = CopyFrom {
+            bucket: self.bucket().to_owned(),
+            key: self.object_key(name),
+            version_id: Some(version_id.to_owned()),
+        };
+        self.copy_object(&from, name, None, content_type, condition)
+            .await
     }
 
     async fn delete_many(&self, names: Vec<String>) -> Result<()> {

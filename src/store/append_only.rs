@@ -7,9 +7,11 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 use super::{
-    Capabilities, Chunks, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore, Read,
-    ReadOptions, ReadStream, StoreInfo, WriteCondition, WriteResult,
+    Capabilities, Chunks, CopyResult, CopySource, DeleteCondition, DeleteResult, ObjectMeta,
+    ObjectStore, ObjectVersion, Read, ReadOptions, ReadStream, StoreInfo, WriteCondition,
+    WriteResult,
 };
+use crate::cond::ETag;
 use crate::error::{Error, Result};
 
 /// Forwards every request to `inner`, except those that would replace or remove an object:
@@ -20,6 +22,8 @@ use crate::error::{Error, Result};
 /// | `write(IfAbsent)` | forwarded: a refusal is an answer, not an error |
 /// | `write(IfMatch(e))` | no write: one HEAD; [`Error::AppendOnly`] when `e` is current (the write would replace it), else [`WriteResult::Refused`] |
 /// | `delete`, a non-empty `delete_many` | [`Error::AppendOnly`] (`"delete"`), nothing sent |
+/// | `restore_version` | as `write` (it writes the old version anew) |
+/// | `copy`, `copy_from` | as `write`: `Always` becomes `IfAbsent` (a refusal is [`Error::AppendOnly`]), `IfMatch(e)` one HEAD and no copy |
 ///
 /// On a store that enforces insert-if-absent this holds against every concurrent writer;
 /// elsewhere the store's own answer ([`Error::Unsupported`]) comes through.
@@ -32,6 +36,35 @@ impl AppendOnly {
     /// `inner`, append-only.
     pub fn new(inner: Arc<dyn ObjectStore>) -> AppendOnly {
         AppendOnly { inner }
+    }
+}
+
+impl AppendOnly {
+    /// The condition a copy to `to` is sent with: `IfAbsent` for `Always` and
+    /// `IfAbsent`; for `IfMatch(e)` no copy (`None`) after one HEAD, or
+    /// [`Error::AppendOnly`] when `e` is current (the copy would replace it).
+    async fn insert_only(
+        &self,
+        to: &str,
+        condition: WriteCondition,
+    ) -> Result<Option<WriteCondition>> {
+        match condition {
+            WriteCondition::IfMatch(expected) => match self.inner.head(to).await? {
+                Some(meta) if meta.etag.as_ref() == Some(&expected) => {
+                    Err(refused(to, "overwrite"))
+                }
+                _ => Ok(None),
+            },
+            _ => Ok(Some(WriteCondition::IfAbsent)),
+        }
+    }
+}
+
+/// A refused copy asked as `Always` would have overwritten: [`Error::AppendOnly`].
+fn refuse_overwrite(to: &str, asked: &WriteCondition, copied: CopyResult) -> Result<CopyResult> {
+    match copied {
+        CopyResult::Refused if *asked == WriteCondition::Always => Err(refused(to, "overwrite")),
+        other => Ok(other),
     }
 }
 
@@ -124,6 +157,80 @@ impl ObjectStore for AppendOnly {
 
     async fn delete(&self, name: &str, _condition: DeleteCondition) -> Result<DeleteResult> {
         Err(refused(name, "delete"))
+    }
+
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        let asked = condition.clone();
+        let Some(condition) = self.insert_only(to, condition).await? else {
+            return Ok(CopyResult::Refused);
+        };
+        let copied = self
+            .inner
+            .copy(from, to, source_etag, content_type, condition)
+            .await?;
+        refuse_overwrite(to, &asked, copied)
+    }
+
+    async fn copy_from(
+        &self,
+        source: &dyn ObjectStore,
+        from: &str,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        let asked = condition.clone();
+        let Some(condition) = self.insert_only(to, condition).await? else {
+            return Ok(CopyResult::Refused);
+        };
+        let copied = self
+            .inner
+            .copy_from(source, from, to, source_etag, content_type, condition)
+            .await?;
+        refuse_overwrite(to, &asked, copied)
+    }
+
+    fn copy_source(&self, name: &str) -> Option<CopySource> {
+        self.inner.copy_source(name)
+    }
+
+    async fn versions(&self, name: &str) -> Result<Vec<ObjectVersion>> {
+        self.inner.versions(name).await
+    }
+
+    async fn read_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        options: ReadOptions,
+    ) -> Result<Read> {
+        self.inner.read_version(name, version_id, options).await
+    }
+
+    async fn restore_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        let asked = condition.clone();
+        let Some(condition) = self.insert_only(name, condition).await? else {
+            return Ok(CopyResult::Refused);
+        };
+        let restored = self
+            .inner
+            .restore_version(name, version_id, content_type, condition)
+            .await?;
+        refuse_overwrite(name, &asked, restored)
     }
 
     fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {

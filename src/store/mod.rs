@@ -11,6 +11,7 @@
 //! | [`delete`](ObjectStore::delete) | [`DeleteCondition::IfExists`] (`If-Match: *`) | the object is absent |
 //! | [`delete`](ObjectStore::delete) | [`DeleteCondition::IfMatch`] (`If-Match: <etag>`) | the object is absent or has another ETag |
 //! | [`read`](ObjectStore::read) | `if_none_match` (`If-None-Match: <etag>`) | never: [`Read::NotModified`] instead of the body |
+//! | [`copy`](ObjectStore::copy) | the source's ETag (`x-amz-copy-source-if-match`) and a [`WriteCondition`] on the destination | see [`CopyResult`] |
 //!
 //! A store that cannot enforce a precondition answers [`Error::Unsupported`] (or, where its
 //! user opted in, emulates it and says so in its docs); it never ignores one silently. The
@@ -43,10 +44,12 @@
 //! ```
 
 mod append_only;
+mod copy;
 mod empty;
 mod memory;
 mod prefixed;
 mod stream;
+mod versions;
 mod write_once;
 
 use std::sync::Arc;
@@ -57,12 +60,14 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 pub use self::append_only::AppendOnly;
+pub use self::copy::{copy_by_reading, CopyResult, CopySource};
 pub use self::empty::EmptyStore;
 pub use self::memory::MemStore;
 pub use self::prefixed::Prefixed;
 pub use self::stream::{
     chunks_from_bytes, chunks_from_reader, Chunks, ObjectStream, ReadStream, READER_CHUNK,
 };
+pub use self::versions::ObjectVersion;
 pub use self::write_once::{Stored, WriteOnce, WriteOnceStats};
 use crate::cond::ETag;
 use crate::error::{Capability, Error, Result};
@@ -224,6 +229,15 @@ pub struct Capabilities {
     /// optimisation only: without it [`ObjectStore::delete_many_if`] sends one
     /// `DELETE If-Match` per object.
     pub delete_many_if_match: bool,
+    /// A copy to an existing destination with [`WriteCondition::IfAbsent`] is refused
+    /// (`CopyObject If-None-Match: *`).
+    pub copy_if_absent: bool,
+    /// A copy with [`WriteCondition::IfMatch`] is refused when the destination is absent
+    /// or has another ETag (`CopyObject If-Match: <etag>`).
+    pub copy_if_match: bool,
+    /// A copy pinned to the source's ETag is refused when the source has another one
+    /// (`x-amz-copy-source-if-match: <etag>`).
+    pub copy_source_if_match: bool,
 }
 
 impl Capabilities {
@@ -235,6 +249,9 @@ impl Capabilities {
         get_if_none_match: true,
         delete_if_exists: true,
         delete_many_if_match: true,
+        copy_if_absent: true,
+        copy_if_match: true,
+        copy_source_if_match: true,
     };
 
     /// Nothing enforced (a server that ignores conditional headers).
@@ -245,11 +262,16 @@ impl Capabilities {
         get_if_none_match: false,
         delete_if_exists: false,
         delete_many_if_match: false,
+        copy_if_absent: false,
+        copy_if_match: false,
+        copy_source_if_match: false,
     };
 
     /// Whether `capability` is enforced. The conditions of multipart uploads are not part
-    /// of these capabilities (S3 probes them on its first large conditional write), so
-    /// they answer `false` here.
+    /// of these capabilities (S3 probes them on its first large conditional write), and
+    /// [`Capability::Versioning`] is no conditional request and is not probed: they answer
+    /// `false` here (a store answers its version operations with [`Error::Unsupported`]
+    /// where it keeps no versions).
     pub fn has(&self, capability: Capability) -> bool {
         match capability {
             Capability::PutIfAbsent => self.put_if_absent,
@@ -260,6 +282,12 @@ impl Capabilities {
             Capability::MultipartUpload
             | Capability::MultipartIfAbsent
             | Capability::MultipartIfMatch => false,
+            Capability::CopyIfAbsent => self.copy_if_absent,
+            Capability::CopyIfMatch => self.copy_if_match,
+            Capability::CopySourceIfMatch => self.copy_source_if_match,
+            // Not a conditional request: a store says whether it keeps versions when asked
+            // for them.
+            Capability::Versioning => false,
         }
     }
 
@@ -384,6 +412,105 @@ pub trait ObjectStore: Send + Sync + 'static {
             .try_collect()
             .await
     }
+
+    /// Copies the object `from` to `to` in this store if the source still has
+    /// `source_etag` (when given) and `condition` holds for the destination; the copy is
+    /// stored with `content_type`. One `CopyObject` on S3, the bytes staying on the
+    /// server; see [`CopyResult`] for what it reports.
+    ///
+    /// The default reads the source and writes it ([`copy_by_reading`]): a store
+    /// overrides it only to copy on the server.
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        copy_by_reading(
+            self,
+            self,
+            from,
+            to,
+            source_etag.as_ref(),
+            content_type,
+            condition,
+        )
+        .await
+    }
+
+    /// Copies the object `from` of another store, `source`, to `to` in this one, as
+    /// [`copy`](ObjectStore::copy) does. A store copies on the server where `source`
+    /// tells where it keeps the object ([`copy_source`](ObjectStore::copy_source)) and the
+    /// server can reach it (S3: the same endpoint); otherwise, and by default, it reads
+    /// and writes ([`copy_by_reading`]).
+    async fn copy_from(
+        &self,
+        source: &dyn ObjectStore,
+        from: &str,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        copy_by_reading(
+            source,
+            self,
+            from,
+            to,
+            source_etag.as_ref(),
+            content_type,
+            condition,
+        )
+        .await
+    }
+
+    /// Where this store keeps the object `name`, for a server-side copy by another store
+    /// ([`copy_from`](ObjectStore::copy_from)); `None` (the default): nowhere another
+    /// store can copy from.
+    fn copy_source(&self, name: &str) -> Option<CopySource> {
+        let _ = name;
+        None
+    }
+
+    /// Every version of the object `name`, delete markers included, the current one
+    /// first, then newest first (S3: ⌈n/1000⌉ `ListObjectVersions`). The default, for
+    /// stores that keep no versions: [`Error::Unsupported`] for
+    /// [`Capability::Versioning`].
+    async fn versions(&self, name: &str) -> Result<Vec<ObjectVersion>> {
+        let _ = name;
+        Err(unsupported(Capability::Versioning, &self.info()))
+    }
+
+    /// Reads the version `version_id` of `name` whole (S3: one GET with `versionId`);
+    /// [`Read::Absent`] for a version the object does not have or a delete marker. The
+    /// default: [`Error::Unsupported`] for [`Capability::Versioning`].
+    async fn read_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        options: ReadOptions,
+    ) -> Result<Read> {
+        let _ = (name, version_id, options);
+        Err(unsupported(Capability::Versioning, &self.info()))
+    }
+
+    /// Makes the version `version_id` of `name` current again, as a new version, if
+    /// `condition` holds for the current one (S3: one `CopyObject` from `?versionId=`,
+    /// see [`copy`](ObjectStore::copy)); [`CopyResult::SourceAbsent`] for a version the
+    /// object does not have. The default: [`Error::Unsupported`] for
+    /// [`Capability::Versioning`].
+    async fn restore_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        let _ = (name, version_id, content_type, condition);
+        Err(unsupported(Capability::Versioning, &self.info()))
+    }
 }
 
 /// How many conditional deletes the default [`ObjectStore::delete_many_if`] keeps in
@@ -477,6 +604,54 @@ macro_rules! forward_store {
                 objects: Vec<(String, ETag)>,
             ) -> Result<Vec<DeleteResult>> {
                 (**self).delete_many_if(objects).await
+            }
+            async fn copy(
+                &self,
+                from: &str,
+                to: &str,
+                source_etag: Option<ETag>,
+                content_type: &str,
+                condition: WriteCondition,
+            ) -> Result<CopyResult> {
+                (**self).copy(from, to, source_etag, content_type, condition).await
+            }
+            async fn copy_from(
+                &self,
+                source: &dyn ObjectStore,
+                from: &str,
+                to: &str,
+                source_etag: Option<ETag>,
+                content_type: &str,
+                condition: WriteCondition,
+            ) -> Result<CopyResult> {
+                (**self)
+                    .copy_from(source, from, to, source_etag, content_type, condition)
+                    .await
+            }
+            fn copy_source(&self, name: &str) -> Option<CopySource> {
+                (**self).copy_source(name)
+            }
+            async fn versions(&self, name: &str) -> Result<Vec<ObjectVersion>> {
+                (**self).versions(name).await
+            }
+            async fn read_version(
+                &self,
+                name: &str,
+                version_id: &str,
+                options: ReadOptions,
+            ) -> Result<Read> {
+                (**self).read_version(name, version_id, options).await
+            }
+            async fn restore_version(
+                &self,
+                name: &str,
+                version_id: &str,
+                content_type: &str,
+                condition: WriteCondition,
+            ) -> Result<CopyResult> {
+                (**self)
+                    .restore_version(name, version_id, content_type, condition)
+                    .await
             }
         }
     )*};

@@ -7,8 +7,9 @@ use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use super::{
-    Capabilities, Chunks, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore, Read,
-    ReadOptions, ReadStream, StoreInfo, WriteCondition, WriteResult,
+    Capabilities, Chunks, CopyResult, CopySource, DeleteCondition, DeleteResult, ObjectMeta,
+    ObjectStore, ObjectVersion, Read, ReadOptions, ReadStream, StoreInfo, WriteCondition,
+    WriteResult,
 };
 use crate::cond::ETag;
 use crate::error::{Error, Result};
@@ -196,6 +197,88 @@ impl ObjectStore for Prefixed {
             .collect();
         self.inner
             .delete_many_if(objects)
+            .await
+            .map_err(|e| self.relative(e))
+    }
+
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        self.inner
+            .copy(
+                &self.full(from),
+                &self.full(to),
+                source_etag,
+                content_type,
+                condition,
+            )
+            .await
+            .map_err(|e| self.relative(e))
+    }
+
+    async fn copy_from(
+        &self,
+        source: &dyn ObjectStore,
+        from: &str,
+        to: &str,
+        source_etag: Option<ETag>,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        self.inner
+            .copy_from(
+                source,
+                from,
+                &self.full(to),
+                source_etag,
+                content_type,
+                condition,
+            )
+            .await
+            .map_err(|e| self.relative(e))
+    }
+
+    fn copy_source(&self, name: &str) -> Option<CopySource> {
+        self.inner.copy_source(&self.full(name))
+    }
+
+    async fn versions(&self, name: &str) -> Result<Vec<ObjectVersion>> {
+        self.inner.versions(&self.full(name)).await
+    }
+
+    async fn read_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        options: ReadOptions,
+    ) -> Result<Read> {
+        let read = self
+            .inner
+            .read_version(&self.full(name), version_id, options)
+            .await?;
+        Ok(match read {
+            Read::Found(mut object) => {
+                object.meta.name = name.to_owned();
+                Read::Found(object)
+            }
+            other => other,
+        })
+    }
+
+    async fn restore_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        content_type: &str,
+        condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        self.inner
+            .restore_version(&self.full(name), version_id, content_type, condition)
             .await
             .map_err(|e| self.relative(e))
     }

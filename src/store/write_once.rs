@@ -9,8 +9,8 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 use super::{
-    Capabilities, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore, Read, ReadOptions,
-    StoreInfo, WriteCondition, WriteResult,
+    Capabilities, CopyResult, CopySource, DeleteCondition, DeleteResult, ObjectMeta, ObjectStore,
+    Read, ReadOptions, StoreInfo, WriteCondition, WriteResult,
 };
 use crate::cond::ETag;
 use crate::error::{Error, Result};
@@ -66,6 +66,9 @@ pub enum Stored {
 /// | `write(IfAbsent)` | forwarded: a refusal is an answer, not an error |
 /// | `write(IfMatch(e))` | no write: one GET; [`WriteResult::Refused`] unless `e` is current; then [`WriteResult::Written`]`(e)` when the bytes are the same, else [`Error::WriteOnceConflict`] (always checked: it is a conditional write) |
 /// | `delete`, a non-empty `delete_many` | [`Error::AppendOnly`] (`"delete"`), nothing sent |
+///
+/// A `copy` to a write-once store reads the source and writes it through these rules (the
+/// default [`ObjectStore::copy`]), so a repeated copy is compared like a repeated write.
 ///
 /// [`put_once`](WriteOnce::put_once) is the write the typed
 /// [`WriteOnceDict`](crate::WriteOnceDict) sends: like `write(Always)`, but an unchecked
@@ -307,6 +310,37 @@ impl ObjectStore for WriteOnce {
 
     fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
         self.inner.list(prefix)
+    }
+
+    fn copy_source(&self, name: &str) -> Option<CopySource> {
+        self.inner.copy_source(name)
+    }
+
+    async fn versions(&self, name: &str) -> Result<Vec<super::ObjectVersion>> {
+        self.inner.versions(name).await
+    }
+
+    async fn read_version(
+        &self,
+        name: &str,
+        version_id: &str,
+        options: ReadOptions,
+    ) -> Result<Read> {
+        self.inner.read_version(name, version_id, options).await
+    }
+
+    /// Refused: restoring an old version writes the object again.
+    async fn restore_version(
+        &self,
+        name: &str,
+        _version_id: &str,
+        _content_type: &str,
+        _condition: WriteCondition,
+    ) -> Result<CopyResult> {
+        Err(Error::AppendOnly {
+            key: name.to_owned(),
+            operation: "restore",
+        })
     }
 
     async fn delete_many(&self, names: Vec<String>) -> Result<()> {

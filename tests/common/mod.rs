@@ -77,6 +77,10 @@ pub fn enforced(server: &Server) -> persidict::Capabilities {
             delete_if_exists: false,
             // moto deletes every object of a DeleteObjects, whatever its ETag element.
             delete_many_if_match: false,
+            // moto copies whatever the CopyObject preconditions say.
+            copy_if_absent: false,
+            copy_if_match: false,
+            copy_source_if_match: false,
             ..Capabilities::ALL
         },
         // rclone ignores every conditional header on writes; it does answer 304.

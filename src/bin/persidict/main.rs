@@ -11,7 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::{Parser, Subcommand};
 use futures::TryStreamExt;
 use persidict::store::{WriteCondition, WriteResult};
-use persidict::{Codec, Encoded, EntryMeta, Error, Key, Opened, PersiDict};
+use persidict::{
+    Codec, CopyOptions, CopyResult, Encoded, EntryMeta, Error, Key, Opened, PersiDict, Renamed,
+};
 use serde_json::json;
 
 const AFTER_HELP: &str = "\
@@ -86,6 +88,10 @@ enum Command {
         /// Print the bytes as lowercase hex.
         #[arg(long)]
         hex: bool,
+        /// Print this version of KEY instead of the current value (versioned buckets;
+        /// see `versions`).
+        #[arg(long, value_name = "ID")]
+        version: Option<String>,
     },
     /// Store VALUE (or stdin with `-`) under KEY, as the stored bytes.
     Put {
@@ -109,13 +115,63 @@ enum Command {
         #[arg(long, short)]
         force: bool,
     },
+    /// Copy the value of KEY to NEWKEY on the server (S3: one CopyObject, the value never
+    /// passes through this machine). NEWKEY is replaced unless --if-absent.
+    Cp {
+        /// The dictionary URL.
+        url: String,
+        /// The key to copy, as a/b/c.
+        key: String,
+        /// The key to copy to.
+        new_key: String,
+        /// Copy only if NEWKEY is absent (If-None-Match: *); exit status 1 if it exists.
+        #[arg(long, short = 'n')]
+        if_absent: bool,
+    },
+    /// Rename KEY to NEWKEY: a copy pinned to KEY's ETag, then a delete of KEY only if it
+    /// still has that ETag. Two requests, never atomic: exit status 1, saying so, if KEY
+    /// changed in between and was kept.
+    Mv {
+        /// The dictionary URL.
+        url: String,
+        /// The key to rename, as a/b/c.
+        key: String,
+        /// Its new name.
+        new_key: String,
+        /// Rename only if NEWKEY is absent (If-None-Match: *); exit status 1 if it exists.
+        #[arg(long, short = 'n')]
+        if_absent: bool,
+    },
+    /// List the versions of KEY on a versioned bucket, the current one first: version
+    /// id, ETag (`-` for a delete marker), size, last modified (RFC 3339 UTC), and
+    /// `latest` / `deleted` marks.
+    Versions {
+        /// The dictionary URL.
+        url: String,
+        /// The key, as a/b/c.
+        key: String,
+    },
+    /// Make version ID of KEY current again (a new version; the history is kept), only if
+    /// KEY still has the ETag given with --etag, or, without it, the ETag a HEAD reads now
+    /// (absent: only if KEY is still absent). Exit status 1 if KEY changed.
+    Restore {
+        /// The dictionary URL.
+        url: String,
+        /// The key, as a/b/c.
+        key: String,
+        /// The version id to restore (see `versions`).
+        version: String,
+        /// The ETag KEY must still have.
+        #[arg(long)]
+        etag: Option<String>,
+    },
     /// Print the number of entries.
     Count {
         /// The dictionary URL.
         url: String,
     },
     /// Probe which conditional requests an S3 endpoint enforces, refuses or ignores (sends
-    /// about 22 requests on a scratch object, even with capabilities=aws).
+    /// about 34 requests on two scratch objects, even with capabilities=aws).
     Probe {
         /// The dictionary URL.
         url: String,
@@ -264,6 +320,10 @@ async fn run(cli: Cli) -> Outcome {
         | Command::Get { url, .. }
         | Command::Put { url, .. }
         | Command::Rm { url, .. }
+        | Command::Cp { url, .. }
+        | Command::Mv { url, .. }
+        | Command::Versions { url, .. }
+        | Command::Restore { url, .. }
         | Command::Count { url }
         | Command::Probe { url }
         | Command::Presign { url, .. }
@@ -301,7 +361,13 @@ async fn command(cli: &Cli, dict: &Opened<Encoded>) -> Outcome {
     let d = dict.as_dict();
     match &cli.command {
         Command::Ls { long, .. } => ls(cli, d, *long).await,
-        Command::Get { key, hex, .. } => get(cli, d, &parse_key(cli, key)?, *hex).await,
+        Command::Get {
+            key, hex, version, ..
+        } => get(cli, d, &parse_key(cli, key)?, *hex, version.as_deref()).await,
+        Command::Versions { key, .. } => versions(cli, d, &parse_key(cli, key)?).await,
+        Command::Restore {
+            key, version, etag, ..
+        } => restore(cli, d, &parse_key(cli, key)?, version, etag.as_deref()).await,
         Command::Put {
             key, value, hex, ..
         } => put(cli, d, &parse_key(cli, key)?, value, *hex).await,
@@ -315,6 +381,36 @@ async fn command(cli: &Cli, dict: &Opened<Encoded>) -> Outcome {
                 emit(&json!({ "key": key.to_string(), "removed": removed }));
             }
             Ok(())
+        }
+        Command::Cp {
+            key,
+            new_key,
+            if_absent,
+            ..
+        } => {
+            copy(
+                cli,
+                d,
+                &parse_key(cli, key)?,
+                &parse_key(cli, new_key)?,
+                *if_absent,
+            )
+            .await
+        }
+        Command::Mv {
+            key,
+            new_key,
+            if_absent,
+            ..
+        } => {
+            rename(
+                cli,
+                d,
+                &parse_key(cli, key)?,
+                &parse_key(cli, new_key)?,
+                *if_absent,
+            )
+            .await
         }
         Command::Count { .. } => {
             let n = d.len().await?;
@@ -471,23 +567,41 @@ async fn ls(cli: &Cli, d: &PersiDict<Encoded>, long: bool) -> Outcome {
     Ok(())
 }
 
-async fn get(cli: &Cli, d: &PersiDict<Encoded>, key: &Key, hex: bool) -> Outcome {
-    if !cli.json && !hex && matches!(d.info().codec, Codec::Raw | Codec::Text) {
+async fn get(
+    cli: &Cli,
+    d: &PersiDict<Encoded>,
+    key: &Key,
+    hex: bool,
+    version: Option<&str>,
+) -> Outcome {
+    if version.is_none() && !cli.json && !hex && matches!(d.info().codec, Codec::Raw | Codec::Text)
+    {
         return get_streamed(d, key).await;
     }
-    let (value, etag) = d
-        .get_with_etag(key)
-        .await?
-        .ok_or_else(|| Error::NotFound { key: key.clone() })?;
+    let (value, etag) = match version {
+        None => d
+            .get_with_etag(key)
+            .await?
+            .map(|(value, etag)| (value, Some(etag))),
+        Some(id) => d.get_version(key, id).await?.map(|value| (value, None)),
+    }
+    .ok_or_else(|| match version {
+        None => Failure::from(Error::NotFound { key: key.clone() }),
+        Some(id) => Failure(format!("not found: version {id} of key {key}")),
+    })?;
     let bytes = value.into_bytes();
     let codec = d.info().codec;
     if cli.json {
         let mut out = json!({
             "key": key.to_string(),
             "codec": codec.name(),
-            "etag": etag.as_str(),
             "size": bytes.len(),
         });
+        match (&etag, version) {
+            (Some(etag), _) => out["etag"] = json!(etag.as_str()),
+            (None, Some(id)) => out["version_id"] = json!(id),
+            (None, None) => {}
+        }
         let parsed_json = match codec {
             Codec::Json if !hex => serde_json::from_slice::<serde_json::Value>(&bytes).ok(),
             _ => None,
@@ -710,6 +824,9 @@ async fn probe(cli: &Cli, dict: &Opened<Encoded>) -> Outcome {
                 ("delete_if_match", caps.delete_if_match),
                 ("get_if_none_match", caps.get_if_none_match),
                 ("delete_if_exists", caps.delete_if_exists),
+                ("copy_if_absent", caps.copy_if_absent),
+                ("copy_if_match", caps.copy_if_match),
+                ("copy_source_if_match", caps.copy_source_if_match),
             ];
             let verdict = |on: bool| if on { "enforced" } else { "ignored" };
             if cli.json {
@@ -723,9 +840,9 @@ async fn probe(cli: &Cli, dict: &Opened<Encoded>) -> Outcome {
                     "endpoint: {} ({} backend: not probed, conditions are checked in-process)",
                     info.location, info.backend
                 );
-                println!("{:<18}  verdict", "capability");
+                println!("{:<20}  verdict", "capability");
                 for (name, on) in rows {
-                    println!("{name:<18}  {}", verdict(on));
+                    println!("{name:<20}  {}", verdict(on));
                 }
             }
         }
@@ -756,6 +873,129 @@ fn rfc3339(t: SystemTime) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// The options of `cp` and `mv`.
+fn copy_options(if_absent: bool) -> CopyOptions {
+    if if_absent {
+        CopyOptions::if_absent()
+    } else {
+        CopyOptions::new()
+    }
+}
+
+async fn copy(cli: &Cli, d: &PersiDict<Encoded>, from: &Key, to: &Key, if_absent: bool) -> Outcome {
+    match d.copy(from, to, copy_options(if_absent)).await? {
+        CopyResult::Copied(etag) => {
+            if cli.json {
+                emit(
+                    &json!({ "from": from.to_string(), "to": to.to_string(), "etag": etag.as_str() }),
+                );
+            }
+            Ok(())
+        }
+        CopyResult::SourceAbsent => Err(Error::NotFound { key: from.clone() }.into()),
+        CopyResult::Refused => Err(Failure(format!("not copied: {to} exists"))),
+        other => Err(Failure(format!("not copied: {other:?}"))),
+    }
+}
+
+async fn rename(
+    cli: &Cli,
+    d: &PersiDict<Encoded>,
+    from: &Key,
+    to: &Key,
+    if_absent: bool,
+) -> Outcome {
+    match d.rename(from, to, copy_options(if_absent)).await? {
+        Renamed::Renamed(etag) => {
+            if cli.json {
+                emit(
+                    &json!({ "from": from.to_string(), "to": to.to_string(), "etag": etag.as_str() }),
+                );
+            }
+            Ok(())
+        }
+        Renamed::CopiedSourceKept(_) => Err(Failure(format!(
+            "copied to {to}, but {from} changed after the copy and was kept"
+        ))),
+        Renamed::SourceAbsent => Err(Error::NotFound { key: from.clone() }.into()),
+        Renamed::Refused => Err(Failure(format!("not renamed: {to} exists"))),
+        Renamed::SourceChanged => Err(Failure(format!(
+            "not renamed: {from} changed while it was being copied; nothing changed"
+        ))),
+        other => Err(Failure(format!("not renamed: {other:?}"))),
+    }
+}
+
+async fn versions(cli: &Cli, d: &PersiDict<Encoded>, key: &Key) -> Outcome {
+    let versions = d.versions(key).await?;
+    if cli.json {
+        let rows: Vec<serde_json::Value> = versions
+            .iter()
+            .map(|v| {
+                json!({
+                    "version_id": v.version_id,
+                    "etag": v.etag.as_ref().map(|e| e.as_str()),
+                    "size": v.size,
+                    "last_modified": rfc3339(v.last_modified),
+                    "is_latest": v.is_latest,
+                    "is_delete_marker": v.is_delete_marker,
+                })
+            })
+            .collect();
+        emit(&json!(rows));
+        return Ok(());
+    }
+    for v in &versions {
+        let mut marks = Vec::new();
+        if v.is_latest {
+            marks.push("latest");
+        }
+        if v.is_delete_marker {
+            marks.push("deleted");
+        }
+        let etag = v.etag.as_ref().map_or("-", |e| e.as_str());
+        let line = format!(
+            "{}\t{etag}\t{}\t{}\t{}",
+            v.version_id,
+            v.size,
+            rfc3339(v.last_modified),
+            marks.join(",")
+        );
+        println!("{}", line.trim_end());
+    }
+    Ok(())
+}
+
+async fn restore(
+    cli: &Cli,
+    d: &PersiDict<Encoded>,
+    key: &Key,
+    version: &str,
+    etag: Option<&str>,
+) -> Outcome {
+    let current = match etag {
+        Some(e) => Some(persidict::ETag::from(e)),
+        None => d.head(key).await?.and_then(|meta| meta.etag),
+    };
+    match d.restore_version(key, version, current.as_ref()).await? {
+        CopyResult::Copied(etag) => {
+            if cli.json {
+                emit(
+                    &json!({ "key": key.to_string(), "restored": version, "etag": etag.as_str() }),
+                );
+            }
+            Ok(())
+        }
+        CopyResult::SourceAbsent => Err(Failure(format!(
+            "not found: version {version} of key {key}"
+        ))),
+        CopyResult::Refused => Err(Failure(format!(
+            "not restored: {key} changed; nothing was written"
+        ))),
+        other => Err(Failure(format!("not restored: {other:?}"))),
+    }
 }
 
 #[cfg(test)]
