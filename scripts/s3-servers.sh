@@ -446,6 +446,9 @@ EOF
         sockdir=$(mktemp -d "${TMPDIR:-/tmp}/persidict-weed.XXXXXX")
         echo "$sockdir" >"$RUN_DIR/socket-dir"
     fi
+    # Volumes of 64 MiB, up to 400 of them: every bucket is a collection with volumes of
+    # its own, and with the default 1 GiB volumes (their number: free disk / 1 GiB) the
+    # suite's buckets can run out of writable volumes on a small disk.
     # -logtostderr keeps weed's glog output in our log file instead of
     # /tmp/weed.*; telemetry is off because it would call out to the internet.
     launch seaweedfs "$VENV/bin/weed" -logtostderr mini \
@@ -459,6 +462,7 @@ EOF
         -s3.config="$cfg" \
         -webdav=false -admin.ui=false \
         -s3.port.iceberg=0 -s3.port.lance=0 \
+        -master.volumeSizeLimitMB=64 -volume.max=400 \
         -s3.localSocket="$sockdir/s3.sock" \
         -filer.localSocket="$sockdir/filer.sock" \
         -master.telemetry=false
