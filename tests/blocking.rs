@@ -467,6 +467,7 @@ fn blocking_seaweedfs_streams_values() {
                 threshold: 5 << 20,
                 part_size: 5 << 20,
                 parts_in_flight: 2,
+                ..persidict::s3::MultipartSettings::default()
             }),
     )
     .build()

@@ -255,6 +255,7 @@ async fn multipart_uploads_carry_them(server: &str, expected: Kept) {
             threshold: 5 << 20,
             part_size: 5 << 20,
             parts_in_flight: 2,
+            ..persidict::s3::MultipartSettings::default()
         })
         .build()
         .await

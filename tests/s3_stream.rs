@@ -12,7 +12,9 @@ use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use persidict::s3::{MultipartCapabilities, MultipartSettings, RequestKind, StatsSnapshot};
 use persidict::store::{Chunks, WriteCondition, WriteResult};
-use persidict::{Capabilities, Capability, Codec, ETag, Error, Key, S3Dict};
+use persidict::{
+    Capabilities, Capability, Codec, CopyOptions, CopyResult, ETag, Error, Key, S3Dict,
+};
 use proxy::{FaultRates, Proxy};
 
 const MIB: usize = 1 << 20;
@@ -24,6 +26,7 @@ fn settings() -> MultipartSettings {
         threshold: 5 * MIB as u64,
         part_size: 5 * MIB as u64,
         parts_in_flight: 2,
+        ..MultipartSettings::default()
     }
 }
 
@@ -529,7 +532,7 @@ async fn seaweedfs_multipart_settings_are_checked() {
         "{bad:?}"
     );
     let store = persidict::S3DictBuilder::from_url(
-        "s3://persidict-test/p?multipart_threshold=32MiB&part_size=6291456&parts_in_flight=8",
+        "s3://persidict-test/p?multipart_threshold=32MiB&part_size=6291456&parts_in_flight=8&copy_threshold=64MiB&copy_part_size=5MiB",
     )
     .unwrap()
     .endpoint_url(&srv.url)
@@ -542,18 +545,109 @@ async fn seaweedfs_multipart_settings_are_checked() {
         MultipartSettings {
             threshold: 32 << 20,
             part_size: 6 << 20,
-            parts_in_flight: 8
+            parts_in_flight: 8,
+            copy_threshold: 64 << 20,
+            copy_part_size: 5 << 20,
         }
     );
     for bad in [
         "part_size=8MB",
         "parts_in_flight=0",
         "multipart_threshold=x",
+        "copy_part_size=1KiB",
+        "copy_threshold=6GiB",
     ] {
-        let e = persidict::S3DictBuilder::from_url(&format!("s3://b/p?{bad}")).unwrap_err();
+        // Parse errors come from the URL, range errors from the build.
+        let e = match persidict::S3DictBuilder::from_url(&format!("s3://persidict-test/p?{bad}")) {
+            Err(e) => e,
+            Ok(b) => b
+                .endpoint_url(&srv.url)
+                .region("us-east-1")
+                .build_store()
+                .await
+                .unwrap_err(),
+        };
         assert!(
             e.to_string().contains(bad.split('=').next().unwrap()),
             "{e}"
         );
     }
+}
+
+/// Sources over `copy_threshold` are copied in parts (`UploadPartCopy`), the bytes staying
+/// on the server: a HEAD, the upload and its parts; the destination's condition on the
+/// completion, a stale source pin refused after the HEAD, renames too.
+async fn multipart_copies(server: &str) {
+    let copy_in_parts = MultipartSettings {
+        threshold: 64 << 20,
+        copy_threshold: 5 << 20,
+        copy_part_size: 5 << 20,
+        ..settings()
+    };
+    let Some(d) = dict_with(server, "stream-copy", copy_in_parts).await else {
+        return;
+    };
+    let caps = d.s3_store().multipart_capabilities().await.unwrap();
+    let (a, b, c) = (
+        Key::try_from("big/a").unwrap(),
+        Key::try_from("big/b").unwrap(),
+        Key::try_from("big/c").unwrap(),
+    );
+    let body = data(LEN, 12);
+    let source = put(&d, &a, &body).await;
+    let before = d.stats().snapshot();
+    let copied = d.copy(&a, &b, CopyOptions::new()).await.unwrap();
+    assert!(matches!(copied, CopyResult::Copied(_)), "{copied:?}");
+    assert_eq!(
+        requests(&d, &before),
+        [
+            (RequestKind::Head, 1),
+            (RequestKind::CreateUpload, 1),
+            (RequestKind::UploadPart, 3),
+            (RequestKind::CompleteUpload, 1)
+        ]
+    );
+    let sent = d.stats().snapshot().since(&before).bytes_sent();
+    assert!(
+        sent < 64 << 10,
+        "{sent} bytes went up for a server-side copy"
+    );
+    assert!(d.get(&b).await.unwrap() == body);
+    no_uploads_left(&d).await;
+
+    // Insert-if-absent onto an existing key: refused by the completion, aborted.
+    assert!(caps.if_absent);
+    let before = d.stats().snapshot();
+    let refused = d.copy(&a, &b, CopyOptions::if_absent()).await.unwrap();
+    assert_eq!(refused, CopyResult::Refused);
+    assert!(requests(&d, &before).contains(&(RequestKind::AbortUpload, 1)));
+    no_uploads_left(&d).await;
+    // A stale source pin ends at the HEAD.
+    let before = d.stats().snapshot();
+    let stale = ETag::new("\"00000000000000000000000000000000-1\"");
+    let changed = d
+        .copy(&a, &c, CopyOptions::new().source_etag(stale))
+        .await
+        .unwrap();
+    assert_eq!(changed, CopyResult::SourceChanged);
+    assert_eq!(requests(&d, &before), [(RequestKind::Head, 1)]);
+    // A rename moves it in parts and removes the source.
+    let renamed = d
+        .rename(&a, &c, CopyOptions::new().source_etag(source))
+        .await
+        .unwrap();
+    assert!(renamed.is_renamed(), "{renamed:?}");
+    assert!(d.get_opt(&a).await.unwrap().is_none());
+    assert!(d.get(&c).await.unwrap() == body);
+    no_uploads_left(&d).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn seaweedfs_multipart_copies() {
+    multipart_copies("seaweedfs").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn moto_multipart_copies() {
+    multipart_copies("moto").await;
 }

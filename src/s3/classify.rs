@@ -127,6 +127,15 @@ where
         (304, _) => Answer::NotModified,
         (409, "ConditionalRequestConflict" | "OperationAborted") => Answer::Conflict,
         (501, _) => Answer::NotImplemented(described()),
+        // A CopyObject of a source over 5 GiB: no bad request but a size limit (the copy
+        // goes in parts), so not taken for an unimplemented precondition.
+        (400, "InvalidRequest")
+            if err.message().is_some_and(|m| {
+                m.contains("copy source is larger than the maximum allowable size")
+            }) =>
+        {
+            Answer::Other(described())
+        }
         (400, _) => Answer::BadRequest(described()),
         (403, _) => Answer::Forbidden(described()),
         _ => Answer::Other(described()),

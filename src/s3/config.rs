@@ -262,6 +262,18 @@ url_settings! {
             let m = b.multipart;
             Ok(b.multipart(MultipartSettings { parts_in_flight, ..m }))
         };
+    ["copy_threshold"] "server-side copies of larger sources are multipart copies (`5GiB`)" =>
+        |b, v, cx| {
+            let copy_threshold = byte_size(v, cx)?;
+            let m = b.multipart;
+            Ok(b.multipart(MultipartSettings { copy_threshold, ..m }))
+        };
+    ["copy_part_size"] "the part size of multipart copies (`512MiB`)" =>
+        |b, v, cx| {
+            let copy_part_size = byte_size(v, cx)?;
+            let m = b.multipart;
+            Ok(b.multipart(MultipartSettings { copy_part_size, ..m }))
+        };
     ["concurrency"] "requests in flight for bulk operations" =>
         |b, v, cx| Ok(b.concurrency(
             v.parse().ok().filter(|n| *n > 0)

@@ -26,8 +26,9 @@
 //! those into errors with their S3 code, classified like any other answer (an
 //! `InternalError` in a `200` is a lost answer, settled by the HEAD).
 //!
-//! Objects over 5 GiB cannot be copied by one `CopyObject`; [`Copier::copy`] is the one
-//! place a copy is sent, where a size check would branch to `UploadPartCopy`.
+//! Objects over 5 GiB cannot be copied by one `CopyObject`: those, and any source over
+//! [`MultipartSettings::copy_threshold`](super::MultipartSettings::copy_threshold), are
+//! copied in parts (see [`copy_parts`](super::copy_parts)).
 
 use aws_sdk_s3::operation::copy_object::builders::CopyObjectFluentBuilder;
 use aws_sdk_s3::types::{MetadataDirective, ServerSideEncryption, StorageClass, TaggingDirective};
@@ -54,13 +55,38 @@ pub(crate) struct CopyFrom {
 impl CopyFrom {
     /// The `x-amz-copy-source` header: `bucket/key`, percent-encoded, with
     /// `?versionId=` where a version is copied.
-    fn header(&self) -> String {
+    pub(crate) fn header(&self) -> String {
         let mut source = format!("{}/{}", encode(&self.bucket), encode(&self.key));
         if let Some(version) = &self.version_id {
             source.push_str("?versionId=");
             source.push_str(&encode(version));
         }
         source
+    }
+}
+
+/// The source's ETag and size (of its version, where one is copied), or `None` when
+/// absent: one HEAD.
+pub(crate) async fn source_head(client: &S3Client, from: &CopyFrom) -> Result<Option<(ETag, u64)>> {
+    let answer = client
+        .sdk
+        .head_object()
+        .bucket(&from.bucket)
+        .key(&from.key)
+        .set_version_id(from.version_id.clone())
+        .send()
+        .await;
+    match answer {
+        Ok(out) => Ok(Some((
+            client.etag("HEAD", &from.key, out.e_tag())?,
+            out.content_length().unwrap_or(0).max(0) as u64,
+        ))),
+        Err(e) => match classify(&e) {
+            Answer::NotFound => Ok(None),
+            // A version id that is not one of the key's: S3 answers 400.
+            Answer::BadRequest(_) if from.version_id.is_some() => Ok(None),
+            _ => Err(client.error("HEAD", e)),
+        },
     }
 }
 
@@ -281,24 +307,7 @@ impl Copier<'_> {
 
     /// The source's ETag (of its version, where one is copied), or `None` when absent.
     async fn source(&self, from: &CopyFrom) -> Result<Option<ETag>> {
-        let answer = self
-            .client
-            .sdk
-            .head_object()
-            .bucket(&from.bucket)
-            .key(&from.key)
-            .set_version_id(from.version_id.clone())
-            .send()
-            .await;
-        match answer {
-            Ok(out) => Ok(Some(self.client.etag("HEAD", &from.key, out.e_tag())?)),
-            Err(e) => match classify(&e) {
-                Answer::NotFound => Ok(None),
-                // A version id that is not one of the key's: S3 answers 400.
-                Answer::BadRequest(_) if from.version_id.is_some() => Ok(None),
-                _ => Err(self.client.error("HEAD", e)),
-            },
-        }
+        Ok(source_head(self.client, from).await?.map(|(etag, _)| etag))
     }
 
     /// After a lost answer (see the module docs): the destination's write ids settle it.

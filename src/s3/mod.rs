@@ -63,6 +63,7 @@ mod classify;
 mod client;
 mod config;
 mod copy;
+mod copy_parts;
 mod dict;
 pub mod multipart;
 pub mod presign;

@@ -62,8 +62,16 @@ pub struct MultipartSettings {
     /// 5 MiB to 5 GiB). An upload has at most 10,000 parts, so this caps a streamed value
     /// at `part_size × 10,000` (78 GiB by default).
     pub part_size: u64,
-    /// Parts uploaded, or ranges read, at the same time (default 4).
+    /// Parts uploaded, ranges read, or parts copied at the same time (default 4).
     pub parts_in_flight: usize,
+    /// A server-side copy of a larger source is a multipart copy (`UploadPartCopy`); up to
+    /// it, one `CopyObject` (default and most: 5 GiB, the largest `CopyObject`). Below
+    /// 5 GiB, each copy first HEADs its source to learn its size; at 5 GiB a copy is sent
+    /// at once, and a source the server finds too large is copied in parts after a HEAD.
+    pub copy_threshold: u64,
+    /// The size of each part of a multipart copy (default 512 MiB; 5 MiB to 5 GiB): the
+    /// bytes stay on the server, so large parts only save requests.
+    pub copy_part_size: u64,
 }
 
 impl Default for MultipartSettings {
@@ -72,6 +80,8 @@ impl Default for MultipartSettings {
             threshold: 16 << 20,
             part_size: 8 << 20,
             parts_in_flight: 4,
+            copy_threshold: MAX_PART_SIZE,
+            copy_part_size: 512 << 20,
         }
     }
 }
@@ -95,6 +105,18 @@ impl MultipartSettings {
                 self.threshold
             ));
         }
+        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&self.copy_part_size) {
+            return bad(format!(
+                "copy_part_size {} is not between 5 MiB and 5 GiB",
+                self.copy_part_size
+            ));
+        }
+        if self.copy_threshold > MAX_PART_SIZE {
+            return bad(format!(
+                "copy_threshold {} is over 5 GiB, the largest CopyObject",
+                self.copy_threshold
+            ));
+        }
         if !(1..=256).contains(&self.parts_in_flight) {
             return bad(format!(
                 "parts_in_flight {} is not between 1 and 256",
@@ -116,6 +138,18 @@ pub(crate) struct Upload<'a> {
     /// The write id first, then the ids of the version a compare-and-swap replaces.
     pub(crate) lineage: &'a Lineage,
     pub(crate) append_only: bool,
+}
+
+/// The source of a multipart copy.
+pub(crate) struct PartSource {
+    /// The `x-amz-copy-source` header (percent-encoded `bucket/key`, maybe `?versionId=`).
+    pub(crate) header: String,
+    /// Its size in bytes.
+    pub(crate) size: u64,
+    /// Its ETag: every part is copied only from this version.
+    pub(crate) etag: ETag,
+    /// The size of each copied part.
+    pub(crate) part_size: u64,
 }
 
 /// The precondition of the completion, already known to be enforced (or emulated).
@@ -189,8 +223,31 @@ impl Upload<'_> {
         chunks: Chunks,
         complete: Complete<'_>,
     ) -> Result<WriteResult> {
+        self.with_parts(complete, |id| self.send_parts(id, first, chunks))
+            .await
+    }
+
+    /// Copies `source` into the upload's object part by part (`UploadPartCopy`, the bytes
+    /// staying on the server) and completes it under `complete`. A source that changed
+    /// while its parts were copied is [`Error::ChangedWhileRead`].
+    pub(crate) async fn run_copy(
+        &self,
+        source: &PartSource,
+        complete: Complete<'_>,
+    ) -> Result<WriteResult> {
+        self.with_parts(complete, |id| self.copy_parts(id, source))
+            .await
+    }
+
+    /// Begins the upload, adds its parts with `parts`, completes it under `complete`, and
+    /// aborts it on every other path.
+    async fn with_parts<F, P>(&self, complete: Complete<'_>, parts: F) -> Result<WriteResult>
+    where
+        F: FnOnce(String) -> P,
+        P: std::future::Future<Output = Result<Vec<CompletedPart>>>,
+    {
         let pending = self.begin().await?;
-        let parts = match self.send_parts(&pending, first, chunks).await {
+        let parts = match parts(pending.upload_id.clone()).await {
             Ok(parts) => parts,
             Err(e) => {
                 pending.abort().await;
@@ -249,7 +306,7 @@ impl Upload<'_> {
     /// completed parts in order.
     async fn send_parts(
         &self,
-        pending: &Pending,
+        upload_id: String,
         mut buf: BytesMut,
         mut chunks: Chunks,
     ) -> Result<Vec<CompletedPart>> {
@@ -284,8 +341,8 @@ impl Upload<'_> {
             }
             in_flight.spawn(upload_part(
                 self.client.clone(),
-                pending.key.clone(),
-                pending.upload_id.clone(),
+                self.key.to_owned(),
+                upload_id.clone(),
                 number as i32,
                 body,
             ));
@@ -295,6 +352,70 @@ impl Upload<'_> {
         }
         parts.sort_by_key(|p| p.part_number());
         Ok(parts)
+    }
+
+    /// Copies the source in ranges of `source.part_size`, a bounded number at a time, each
+    /// pinned to the source's ETag; the completed parts in order.
+    async fn copy_parts(
+        &self,
+        upload_id: String,
+        source: &PartSource,
+    ) -> Result<Vec<CompletedPart>> {
+        let part = source.part_size.max(1);
+        let count = source.size.div_ceil(part).max(1);
+        if count > MAX_PARTS {
+            return Err(Error::Config(format!(
+                "{}: a copy of {} bytes needs over {MAX_PARTS} parts of {part} bytes; raise copy_part_size",
+                self.name, source.size
+            )));
+        }
+        let ranges = (0..count).map(|i| {
+            let start = i * part;
+            let end = (start + part).min(source.size).saturating_sub(1);
+            (i as i32 + 1, start, end)
+        });
+        let copies = ranges.map(|(number, start, end)| {
+            let (client, key, id) = (self.client.clone(), self.key.to_owned(), upload_id.clone());
+            async move {
+                let out = client
+                    .sdk
+                    .upload_part_copy()
+                    .bucket(&client.bucket)
+                    .key(&key)
+                    .upload_id(id)
+                    .part_number(number)
+                    .copy_source(&source.header)
+                    .copy_source_range(format!("bytes={start}-{end}"))
+                    .copy_source_if_match(source.etag.as_str())
+                    .send()
+                    .await
+                    .map_err(|e| match super::classify::classify(&e) {
+                        super::classify::Answer::PreconditionFailed
+                        | super::classify::Answer::NotFound => Error::ChangedWhileRead {
+                            object: source.header.clone(),
+                            etag: source.etag.as_str().to_owned(),
+                        },
+                        _ => client.error("UploadPartCopy", e),
+                    })?;
+                let etag = client.etag(
+                    "UploadPartCopy",
+                    &key,
+                    out.copy_part_result().and_then(|r| r.e_tag()),
+                )?;
+                Ok::<_, Error>(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .e_tag(etag.as_str())
+                        .build(),
+                )
+            }
+        });
+        futures::stream::iter(copies)
+            .buffered(self.settings.parts_in_flight)
+            .collect::<Vec<Result<CompletedPart>>>()
+            .await
+            .into_iter()
+            .collect()
     }
 
     async fn complete(

@@ -37,8 +37,9 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use super::client::{new_write_id, Attempted, Got, Head, Lost, S3Client};
 use super::copy::{Copier, CopyFrom, CopyTo};
+use super::copy_parts::{self, PartCopy};
 use super::multipart::probe::MultipartCapabilities;
-use super::multipart::{self, Complete, MultipartSettings};
+use super::multipart::{self, Complete, MultipartSettings, MAX_PART_SIZE};
 use super::presign::{self, Presign, PresignedRequest};
 use super::probe::{self, Cell, ProbeReport};
 use super::ranged;
@@ -109,7 +110,7 @@ impl std::fmt::Debug for S3Store {
 }
 
 /// Whether the store sends a precondition, emulates it (racy), or must refuse.
-enum Mode {
+pub(crate) enum Mode {
     Enforced,
     Emulated,
 }
@@ -238,7 +239,7 @@ impl S3Store {
 
     /// How a request needing `capability` (`enforced`: whether the endpoint has it) is
     /// sent.
-    fn mode(&self, enforced: bool, capability: Capability) -> Result<Mode> {
+    pub(crate) fn mode(&self, enforced: bool, capability: Capability) -> Result<Mode> {
         if enforced {
             Ok(Mode::Enforced)
         } else if self.inner.racy_fallback {
@@ -272,20 +273,59 @@ impl S3Store {
     ) -> Result<CopyResult> {
         check_name(to)?;
         let key = self.object_key(to);
+        let parts = |source_etag: Option<ETag>| PartCopy {
+            name: to,
+            key: &key,
+            source_etag,
+            content_type,
+            condition: condition.clone(),
+        };
+        // Sources over the copy threshold are copied in parts; below 5 GiB that takes a
+        // HEAD of the source first.
+        if self.inner.multipart.copy_threshold < MAX_PART_SIZE {
+            let found = match copy_parts::source(self, from, source_etag.as_ref()).await? {
+                Ok(found) => found,
+                Err(ended) => return Ok(ended),
+            };
+            if found.1 > self.inner.multipart.copy_threshold {
+                return copy_parts::copy(self, from, found, parts(source_etag)).await;
+            }
+        }
         let copier = Copier {
             client: &self.inner.client,
             capabilities: self.capabilities().await?,
             racy_fallback: self.inner.racy_fallback,
             append_only: self.inner.append_only,
         };
-        let to = CopyTo {
+        let pinned = source_etag.clone();
+        let one = CopyTo {
             name: to,
             key: &key,
             source_etag,
             content_type,
-            condition,
+            condition: condition.clone(),
         };
-        copier.copy(from, to).await
+        match copier.copy(from, one).await {
+            // Too large for one CopyObject (over 5 GiB on AWS): in parts.
+            Err(e) if copy_parts::too_large(&e) => {
+                let found = match copy_parts::source(self, from, pinned.as_ref()).await? {
+                    Ok(found) => found,
+                    Err(ended) => return Ok(ended),
+                };
+                copy_parts::copy(self, from, found, parts(pinned)).await
+            }
+            other => other,
+        }
+    }
+
+    /// The client, for the modules that send this store's requests.
+    pub(crate) fn s3_client(&self) -> &S3Client {
+        &self.inner.client
+    }
+
+    /// Whether the store was built with the append-only promise.
+    pub(crate) fn is_append_only(&self) -> bool {
+        self.inner.append_only
     }
 
     /// [`Error::Unsupported`] for [`Capability::Versioning`] unless the bucket keeps
