@@ -344,7 +344,7 @@ async fn hung_server_connect_timeout_is_a_typed_timeout() {
 
 /// The benchmark's latency proxy adds its delay in each direction and relays everything
 /// else: a HEAD through 20 ms each way takes at least 40 ms, the answers are the server's,
-/// and a client keeps its one connection.
+/// and a client reuses its connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seaweedfs_latency_proxy_delays_each_direction() {
     let Some(s) = common::server("seaweedfs") else {
@@ -364,7 +364,7 @@ async fn seaweedfs_latency_proxy_delays_each_direction() {
         .unwrap();
     let k = Key::try_from("k").unwrap();
     direct.put(&k, "v".into()).await.unwrap();
-    for _ in 0..5 {
+    for _ in 0..20 {
         let t0 = Instant::now();
         assert!(via.contains(&k).await.unwrap());
         assert!(
@@ -374,5 +374,11 @@ async fn seaweedfs_latency_proxy_delays_each_direction() {
         );
     }
     assert_eq!(via.get(&k).await.unwrap(), "v");
-    assert_eq!(proxy.connections(), 1);
+    // The client keeps its connection alive (one, unless a request raced the return of
+    // the previous connection to the pool): far fewer than the 21 requests.
+    let opened = proxy.connections();
+    assert!(
+        (1..=5).contains(&opened),
+        "{opened} connections for 21 requests"
+    );
 }

@@ -161,7 +161,8 @@ async fn moto_version_history() {
     history("moto", false).await;
 }
 
-/// The probe deletes its scratch objects by version id: no version of them remains.
+/// The probes (the capability probe, and the multipart probe's uploads) delete their
+/// scratch objects by version id: no version of them remains.
 async fn probe_leaves_no_versions(server: &str) {
     let Some(s) = common::server(server) else {
         return;
@@ -169,6 +170,15 @@ async fn probe_leaves_no_versions(server: &str) {
     let d: S3Dict<String> = versioned(&s, "versions-probe").build().await.unwrap();
     let report = d.probe_report().await.unwrap();
     assert_eq!(report.checks.len(), 9);
+    // The first multipart capabilities of this endpoint and bucket in the process: probed
+    // under this dictionary's root.
+    let before = d.stats().snapshot();
+    d.s3_store().multipart_capabilities().await.unwrap();
+    let probed = d.stats().snapshot().since(&before);
+    assert!(
+        probed.get(persidict::s3::RequestKind::CompleteUpload) == 4,
+        "{server}: {probed}"
+    );
     let root = d.s3_store().root().to_owned();
     let left = d
         .client()

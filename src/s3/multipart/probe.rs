@@ -12,7 +12,8 @@
 //! | `If-Match: <current etag>` | applied |
 //!
 //! A condition counts as enforced only when both of its rows hold; an upload that is not
-//! completed is aborted. About 15 requests in all. A failure is not remembered: the next
+//! completed is aborted, and the scratch object is deleted, with its versions and delete
+//! marker on a versioned bucket. About 16 requests in all. A failure is not remembered: the next
 //! conditional multipart write probes again.
 
 use std::collections::HashMap;
@@ -77,6 +78,9 @@ async fn spawned(client: S3Client, root: String) -> Result<MultipartCapabilities
         if let Err(e) = client.delete(&key).await {
             debug!(object = %key, error = %e, "multipart probe cleanup failed");
         }
+        // On a versioned bucket the uploads and the delete leave versions and a delete
+        // marker: remove them by version id, as the capability probe does.
+        super::super::versions::purge(&client, key.trim_end_matches(".probe")).await;
         debug!(endpoint = %client.endpoint, ?probed, "probed multipart conditions");
         probed
     })
