@@ -328,26 +328,11 @@ impl S3Client {
             size,
             last_modified: system_time(out.last_modified()),
         };
-        let body = out.body.collect().await.map_err(|e| {
-            match classify::no_answer(&e) {
-                // The SDK's stalled-stream protection gave up on the body.
-                Some(why) => classify::no_answer_error(
-                    why,
-                    &self.endpoint,
-                    "GET",
-                    self.timeouts.bounds(),
-                    Box::new(e),
-                ),
-                None => Error::Backend {
-                    endpoint: self.endpoint.clone(),
-                    operation: "GET".into(),
-                    message: format!("reading the body of {key}: {e}"),
-                    request_id: None,
-                    retryable: true,
-                    source: Some(Box::new(e)),
-                },
-            }
-        })?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.body_error(key, e))?;
         let len = body.remaining() as u64;
         if max_size.is_some_and(|max| len > max) {
             // The Content-Length understated the body (a chunked answer has none).
@@ -362,6 +347,32 @@ impl S3Client {
             head: Head { size: len, ..head },
             body: Bytes::from(contiguous),
         })
+    }
+
+    /// The error of a GET whose body could not be read to its end (retryable).
+    pub(crate) fn body_error(
+        &self,
+        key: &str,
+        e: aws_sdk_s3::primitives::ByteStreamError,
+    ) -> Error {
+        match classify::no_answer(&e) {
+            // The SDK's stalled-stream protection gave up on the body.
+            Some(why) => classify::no_answer_error(
+                why,
+                &self.endpoint,
+                "GET",
+                self.timeouts.bounds(),
+                Box::new(e),
+            ),
+            None => Error::Backend {
+                endpoint: self.endpoint.clone(),
+                operation: "GET".into(),
+                message: format!("reading the body of {key}: {e}"),
+                request_id: None,
+                retryable: true,
+                source: Some(Box::new(e)),
+            },
+        }
     }
 
     /// HEAD, or `None` when the object is absent.

@@ -31,14 +31,14 @@
 //! copied in parts (see [`copy_parts`](super::copy_parts)).
 
 use aws_sdk_s3::operation::copy_object::builders::CopyObjectFluentBuilder;
-use aws_sdk_s3::types::{MetadataDirective, ServerSideEncryption, StorageClass, TaggingDirective};
+use aws_sdk_s3::types::{MetadataDirective, TaggingDirective};
 
 use super::classify::{classify, Answer};
 use super::client::{
     listed_etag, new_write_id, no_sdk_retries, Attempted, Lost, S3Client, WRITE_CHAIN, WRITE_ID,
 };
 use super::resolve::{self, ConditionalPut, Made};
-use super::settings::{Encryption, ObjectSettings};
+use super::settings::{apply_settings, ObjectSettings};
 use crate::cond::{ETag, Lineage};
 use crate::error::{Capability, Error, Result};
 use crate::store::{Capabilities, CopyResult, WriteCondition, WriteResult};
@@ -349,38 +349,11 @@ impl Copier<'_> {
 /// `request` with the object settings, as every PUT carries them; tags replace the
 /// source's (`x-amz-tagging-directive: REPLACE`), so a copy never carries another
 /// dictionary's tags.
-fn apply(
-    settings: &ObjectSettings,
-    mut request: CopyObjectFluentBuilder,
-) -> CopyObjectFluentBuilder {
-    match &settings.encryption {
-        None => {}
-        Some(Encryption::S3) => {
-            request = request.server_side_encryption(ServerSideEncryption::Aes256);
-        }
-        Some(Encryption::Kms { key_id, bucket_key }) => {
-            request = request
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .set_ssekms_key_id(key_id.clone());
-            if *bucket_key {
-                request = request.bucket_key_enabled(true);
-            }
-        }
-    }
-    if let Some(class) = &settings.storage_class {
-        request = request.storage_class(StorageClass::from(class.as_str()));
-    }
-    request = request.tagging_directive(TaggingDirective::Replace);
-    if let Some(tagging) = settings.tagging() {
-        request = request.tagging(tagging);
-    }
-    if let Some(cache) = &settings.cache_control {
-        request = request.cache_control(cache);
-    }
-    for (name, value) in &settings.metadata {
-        request = request.metadata(name, value);
-    }
-    request
+fn apply(settings: &ObjectSettings, request: CopyObjectFluentBuilder) -> CopyObjectFluentBuilder {
+    apply_settings!(
+        settings,
+        request.tagging_directive(TaggingDirective::Replace)
+    )
 }
 
 #[cfg(test)]

@@ -21,10 +21,10 @@
 //! source") is copied in parts; with a lower threshold every copy first HEADs its source.
 
 use super::copy::{source_head, CopyFrom};
-use super::multipart::{Complete, PartSource, Upload};
-use super::store::{Mode, S3Store};
+use super::multipart::{PartSource, Upload};
+use super::store::S3Store;
 use crate::cond::{ETag, Lineage};
-use crate::error::{Capability, Error, Result};
+use crate::error::{Error, Result};
 use crate::store::{CopyResult, WriteCondition, WriteResult};
 
 /// Whether `e` is the server's refusal of a `CopyObject` whose source is too large for it.
@@ -66,29 +66,10 @@ pub(crate) async fn copy(
     (etag, size): (ETag, u64),
     to: PartCopy<'_>,
 ) -> Result<CopyResult> {
-    let (if_match, capability) = match &to.condition {
-        WriteCondition::Always => (None, None),
-        WriteCondition::IfAbsent => (None, Some(Capability::MultipartIfAbsent)),
-        WriteCondition::IfMatch(e) => (Some(e), Some(Capability::MultipartIfMatch)),
-    };
-    let complete = match capability {
-        None => Complete::Always,
-        Some(capability) => {
-            let caps = store.multipart_capabilities().await?;
-            let enforced = match capability {
-                Capability::MultipartIfAbsent => caps.if_absent,
-                _ => caps.if_match,
-            };
-            match (store.mode(enforced, capability)?, if_match) {
-                (Mode::Emulated, expected) => Complete::Emulated(expected),
-                (Mode::Enforced, Some(e)) => Complete::IfMatch(e),
-                (Mode::Enforced, None) => Complete::IfAbsent,
-            }
-        }
-    };
+    let complete = store.multipart_complete(&to.condition).await?;
     let lineage = Lineage::new(
         &super::client::new_write_id(),
-        if_match.and_then(ETag::lineage),
+        complete.replaces().and_then(ETag::lineage),
     );
     let settings = store.multipart_settings();
     let upload = Upload {

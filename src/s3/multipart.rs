@@ -163,6 +163,16 @@ pub(crate) enum Complete<'a> {
     Emulated(Option<&'a ETag>),
 }
 
+impl<'a> Complete<'a> {
+    /// The version a compare-and-swap replaces, whose write ids its lineage records.
+    pub(crate) fn replaces(&self) -> Option<&'a ETag> {
+        match *self {
+            Complete::IfMatch(e) | Complete::Emulated(Some(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// An upload that has begun: aborted when dropped unless completed.
 struct Pending {
     client: S3Client,

@@ -16,7 +16,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use super::classify::{self, classify, Answer};
+use super::classify::{classify, Answer};
 use super::client::{lineage, system_time, Got, Head, S3Client};
 use super::multipart::MultipartSettings;
 use crate::cond::ETag;
@@ -191,23 +191,7 @@ fn body_chunks(client: S3Client, key: String, body: ByteStream) -> Chunks {
             match body.next().await {
                 None => Ok(None),
                 Some(Ok(chunk)) => Ok(Some((chunk, body))),
-                Some(Err(e)) => Err(match classify::no_answer(&e) {
-                    Some(why) => classify::no_answer_error(
-                        why,
-                        &client.endpoint,
-                        "GET",
-                        client.timeouts.bounds(),
-                        Box::new(e),
-                    ),
-                    None => Error::Backend {
-                        endpoint: client.endpoint.clone(),
-                        operation: "GET".into(),
-                        message: format!("reading the body of {key}: {e}"),
-                        request_id: None,
-                        retryable: true,
-                        source: Some(Box::new(e)),
-                    },
-                }),
+                Some(Err(e)) => Err(client.body_error(&key, e)),
             }
         }
     })

@@ -14,7 +14,6 @@
 
 use aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder;
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
-use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
 
 use super::client::{WRITE_CHAIN, WRITE_ID};
 use crate::error::{Error, Result};
@@ -61,6 +60,8 @@ pub struct ObjectSettings {
 /// creates an object (its setters share their names).
 macro_rules! apply_settings {
     ($settings:expr, $request:expr) => {{
+        use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
+        use $crate::s3::settings::{Encryption, ObjectSettings};
         let settings: &ObjectSettings = $settings;
         let mut request = $request;
         match &settings.encryption {
@@ -92,6 +93,7 @@ macro_rules! apply_settings {
         request
     }};
 }
+pub(crate) use apply_settings;
 
 impl ObjectSettings {
     /// Checks the settings: metadata names that are valid HTTP header names and not the

@@ -110,7 +110,7 @@ impl std::fmt::Debug for S3Store {
 }
 
 /// Whether the store sends a precondition, emulates it (racy), or must refuse.
-pub(crate) enum Mode {
+enum Mode {
     Enforced,
     Emulated,
 }
@@ -239,7 +239,7 @@ impl S3Store {
 
     /// How a request needing `capability` (`enforced`: whether the endpoint has it) is
     /// sent.
-    pub(crate) fn mode(&self, enforced: bool, capability: Capability) -> Result<Mode> {
+    fn mode(&self, enforced: bool, capability: Capability) -> Result<Mode> {
         if enforced {
             Ok(Mode::Enforced)
         } else if self.inner.racy_fallback {
@@ -316,6 +316,30 @@ impl S3Store {
             }
             other => other,
         }
+    }
+
+    /// How a multipart upload under `condition` is completed: with the condition where the
+    /// endpoint enforces it on `CompleteMultipartUpload` (probed once), emulated where the
+    /// racy fallback is on, else [`Error::Unsupported`].
+    pub(crate) async fn multipart_complete<'c>(
+        &self,
+        condition: &'c WriteCondition,
+    ) -> Result<Complete<'c>> {
+        let (if_match, capability) = match condition {
+            WriteCondition::Always => return Ok(Complete::Always),
+            WriteCondition::IfAbsent => (None, Capability::MultipartIfAbsent),
+            WriteCondition::IfMatch(e) => (Some(e), Capability::MultipartIfMatch),
+        };
+        let caps = self.multipart_capabilities().await?;
+        let enforced = match capability {
+            Capability::MultipartIfAbsent => caps.if_absent,
+            _ => caps.if_match,
+        };
+        Ok(match (self.mode(enforced, capability)?, if_match) {
+            (Mode::Emulated, expected) => Complete::Emulated(expected),
+            (Mode::Enforced, Some(e)) => Complete::IfMatch(e),
+            (Mode::Enforced, None) => Complete::IfAbsent,
+        })
     }
 
     /// The client, for the modules that send this store's requests.
@@ -438,27 +462,8 @@ impl ObjectStore for S3Store {
             }
         }
         let key = self.object_key(name);
-        let (if_match, capability) = match &condition {
-            WriteCondition::Always => (None, None),
-            WriteCondition::IfAbsent => (None, Some(Capability::MultipartIfAbsent)),
-            WriteCondition::IfMatch(e) => (Some(e), Some(Capability::MultipartIfMatch)),
-        };
-        let complete = match capability {
-            None => Complete::Always,
-            Some(capability) => {
-                let caps = self.multipart_capabilities().await?;
-                let enforced = match capability {
-                    Capability::MultipartIfAbsent => caps.if_absent,
-                    _ => caps.if_match,
-                };
-                match (self.mode(enforced, capability)?, if_match) {
-                    (Mode::Emulated, expected) => Complete::Emulated(expected),
-                    (Mode::Enforced, Some(e)) => Complete::IfMatch(e),
-                    (Mode::Enforced, None) => Complete::IfAbsent,
-                }
-            }
-        };
-        let lineage = Lineage::new(&new_write_id(), if_match.and_then(ETag::lineage));
+        let complete = self.multipart_complete(&condition).await?;
+        let lineage = Lineage::new(&new_write_id(), complete.replaces().and_then(ETag::lineage));
         multipart::Upload {
             client: &self.inner.client,
             settings,
