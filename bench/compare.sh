@@ -50,6 +50,9 @@ log() { printf 'compare: %s\n' "$*" >&2; }
 log "building the benchmark (release)"
 cargo build --release --quiet --example bench_compare --example latency_proxy
 BIN=$OUT_DIR/release/examples/bench_compare
+# The Rust peers (object_store, opendal): a package of their own, built apart.
+cargo build --release --quiet --manifest-path bench/peers/Cargo.toml --target-dir "$OUT_DIR/peers"
+PEERS=$OUT_DIR/peers/release/persidict-bench-peers
 
 PROXY_PID=
 stop_all() {
@@ -79,13 +82,16 @@ export AWS_ENDPOINT_URL=$ENDPOINT BENCH_RTT_MS=$RTT
 log "rust: persidict-rs and aws-sdk-s3, interleaved"
 "$BIN" run "$ENDPOINT" "$BUCKET" "$BENCH_DIR/rust$SUFFIX.json"
 
+log "rust peers: object_store and opendal"
+"$PEERS" "$ENDPOINT" "$BUCKET" "$BENCH_DIR/peers$SUFFIX.json"
+
 log "python: persidict $("$PY" -c 'import importlib.metadata as m; print(m.version("persidict"))')"
 "$PY" bench/persidict_bench.py "$BUCKET" "$BENCH_DIR/persidict$SUFFIX.json"
 
 if [ "$RTT" != 0 ]; then
     log "the proxy accepted $(cat "$BENCH_DIR/proxy-connections") connections"
-    "$PY" bench/report.py "$BENCH_DIR/compare$SUFFIX.json" "$BENCH_DIR/rust$SUFFIX.json" \
-        "$BENCH_DIR/persidict$SUFFIX.json" | tee "$BENCH_DIR/compare$SUFFIX.md"
+    PEERS_JSON="$BENCH_DIR/peers$SUFFIX.json" "$PY" bench/report.py "$BENCH_DIR/compare$SUFFIX.json" \
+        "$BENCH_DIR/rust$SUFFIX.json" "$BENCH_DIR/persidict$SUFFIX.json" | tee "$BENCH_DIR/compare$SUFFIX.md"
     log "raw figures: $BENCH_DIR/compare$SUFFIX.json; took $((SECONDS - t0)) s"
     exit 0
 fi
@@ -100,7 +106,7 @@ log "memory: 100k keys, iterated by separate processes"
 log "memory: one 1 GiB value streamed up and down (multipart upload, ranged GETs)"
 "$BIN" large "$ENDPOINT" "$BUCKET" large 1024 >"$BENCH_DIR/large.jsonl"
 
-"$PY" bench/report.py "$BENCH_DIR/compare.json" "$BENCH_DIR/rust.json" \
+PEERS_JSON="$BENCH_DIR/peers.json" "$PY" bench/report.py "$BENCH_DIR/compare.json" "$BENCH_DIR/rust.json" \
     "$BENCH_DIR/persidict.json" "$BENCH_DIR/rss.jsonl" "$BENCH_DIR/large.jsonl" \
     | tee "$BENCH_DIR/compare.md"
 log "raw figures: $BENCH_DIR/compare.json; took $((SECONDS - t0)) s"

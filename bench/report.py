@@ -24,9 +24,50 @@ def ratio(a, b):
     return a / b
 
 
+PEERS = ("object_store", "opendal")
+
+
+def peer_table(by, peers):
+    """The single-key rows that the Rust peers measured too: ops/s and client CPU of rs,
+    raw and each peer, and rs against the fastest and the cheapest peer."""
+    pby = {}
+    for r in peers:
+        pby.setdefault((r["op"], r["value_size"]), {})[r["impl"]] = r
+    lines = [
+        "",
+        "Rust peers, same server, same requests (object_store 0.14 with conditional put, "
+        "opendal 0.59 services-s3):",
+        "",
+        "| operation | value | ops/s rs / raw / object_store / opendal | CPU µs/op rs / raw / "
+        "object_store / opendal | req/op object_store / opendal | rs ÷ fastest peer ops/s "
+        "| rs ÷ cheapest peer CPU |",
+        "|---|---|---|---|---|--:|--:|",
+    ]
+    for k, g in pby.items():
+        ours = by.get(k, {})
+        rs, raw = ours.get("persidict-rs"), ours.get("aws-sdk-s3")
+        ps = [g.get(p) for p in PEERS]
+        get = lambda r, f: r[f] if r else None
+        ops = " / ".join(fmt(get(r, "ops_per_s")) for r in (rs, raw, *ps))
+        cpu = " / ".join(fmt(get(r, "cpu_us_per_op"), 1) for r in (rs, raw, *ps))
+        req = " / ".join(fmt(get(r, "requests_per_op"), 2) for r in ps)
+        fastest = max((get(r, "ops_per_s") or 0 for r in ps), default=0)
+        cheapest = min((get(r, "cpu_us_per_op") or float("inf") for r in ps), default=None)
+        size = "1 MiB" if k[1] >= 1 << 20 else f"{k[1]} B"
+        lines.append(
+            f"| {k[0]} | {size} | {ops} | {cpu} | {req} "
+            f"| {fmt(ratio(get(rs, 'ops_per_s'), fastest), 2)} "
+            f"| {fmt(ratio(get(rs, 'cpu_us_per_op'), cheapest), 2)} |"
+        )
+    return lines
+
+
 def main():
     out, rust, python = sys.argv[1:4]
     rows = json.load(open(rust)) + json.load(open(python))
+    # The Rust peers (bench/peers), where they were measured.
+    peers_file = os.environ.get("PEERS_JSON")
+    peers = json.load(open(peers_file)) if peers_file and os.path.exists(peers_file) else []
     # The round trip the latency proxy added (bench/compare.sh --rtt); 0: direct.
     rtt = float(os.environ.get("BENCH_RTT_MS", "0"))
     for r in rows:
@@ -76,6 +117,9 @@ def main():
             r["ratio_ops_to_raw"] = ratio(r["ops_per_s"], get(raw, "ops_per_s"))
             r["ratio_ops_to_persidict_py"] = ratio(r["ops_per_s"], get(py, "ops_per_s"))
             r["ratio_cpu_to_raw"] = ratio(r["cpu_us_per_op"], get(raw, "cpu_us_per_op"))
+    if peers:
+        lines += peer_table(by, peers)
+        rows += peers
     for m in rss:
         lines.append("")
         lines.append(
