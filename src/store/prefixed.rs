@@ -87,6 +87,17 @@ impl Prefixed {
     }
 }
 
+/// `read` with the object named `name` (relative to the prefix) again.
+fn relative_read(read: Read, name: &str) -> Read {
+    match read {
+        Read::Found(mut object) => {
+            object.meta.name = name.to_owned();
+            Read::Found(object)
+        }
+        other => other,
+    }
+}
+
 #[async_trait]
 impl ObjectStore for Prefixed {
     fn info(&self) -> StoreInfo {
@@ -111,13 +122,7 @@ impl ObjectStore for Prefixed {
 
     async fn read(&self, name: &str, options: ReadOptions) -> Result<Read> {
         let read = self.inner.read(&self.full(name), options).await?;
-        Ok(match read {
-            Read::Found(mut object) => {
-                object.meta.name = name.to_owned();
-                Read::Found(object)
-            }
-            other => other,
-        })
+        Ok(relative_read(read, name))
     }
 
     async fn head(&self, name: &str) -> Result<Option<ObjectMeta>> {
@@ -261,13 +266,7 @@ impl ObjectStore for Prefixed {
             .inner
             .read_version(&self.full(name), version_id, options)
             .await?;
-        Ok(match read {
-            Read::Found(mut object) => {
-                object.meta.name = name.to_owned();
-                Read::Found(object)
-            }
-            other => other,
-        })
+        Ok(relative_read(read, name))
     }
 
     async fn restore_version(
