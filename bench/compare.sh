@@ -7,7 +7,10 @@
 # --rtt MS puts the server behind the latency proxy (examples/latency_proxy.rs), MS/2 ms
 # each way, so that it answers like a distant S3; the figures then go to
 # target/bench/compare-rtt<MS>.{json,md}, every row with "rtt_ms", and the memory
-# sections are left out. The proxy's accepted connections are reported.
+# sections are left out. The proxy's accepted connections are reported, and two more
+# sections run (examples/bench_sweep.rs): bulk reads and writes at 32, 64, 128 and 256
+# requests in flight, counting the new connections of each, and len/keys over 100,000
+# hierarchical and 100,000 flat keys against raw sequential listing.
 #
 # Also streams one 1 GiB value up and down and records the peak RSS of each direction.
 #
@@ -48,7 +51,7 @@ t0=$SECONDS
 log() { printf 'compare: %s\n' "$*" >&2; }
 
 log "building the benchmark (release)"
-cargo build --release --quiet --example bench_compare --example latency_proxy
+cargo build --release --quiet --example bench_compare --example bench_sweep --example latency_proxy
 BIN=$OUT_DIR/release/examples/bench_compare
 # The Rust peers (object_store, opendal): a package of their own, built apart.
 cargo build --release --quiet --manifest-path bench/peers/Cargo.toml --target-dir "$OUT_DIR/peers"
@@ -90,7 +93,14 @@ log "python: persidict $("$PY" -c 'import importlib.metadata as m; print(m.versi
 
 if [ "$RTT" != 0 ]; then
     log "the proxy accepted $(cat "$BENCH_DIR/proxy-connections") connections"
-    PEERS_JSON="$BENCH_DIR/peers$SUFFIX.json" "$PY" bench/report.py "$BENCH_DIR/compare$SUFFIX.json" \
+    SWEEP=$OUT_DIR/release/examples/bench_sweep
+    log "bulk: 32, 64, 128 and 256 requests in flight over 10,000 keys"
+    "$SWEEP" concurrency "$ENDPOINT" "$BUCKET" 10000 32,64,128,256 "$BENCH_DIR/proxy-connections" \
+        >"$BENCH_DIR/sweep$SUFFIX.jsonl"
+    log "listing 100,000 keys, hierarchical and flat (filled without the proxy)"
+    "$SWEEP" listing "$ENDPOINT" "$BUCKET" 100000 "http://127.0.0.1:$PERSIDICT_SEAWEEDFS_PORT" \
+        >>"$BENCH_DIR/sweep$SUFFIX.jsonl"
+    SWEEP_JSONL="$BENCH_DIR/sweep$SUFFIX.jsonl" PEERS_JSON="$BENCH_DIR/peers$SUFFIX.json" "$PY" bench/report.py "$BENCH_DIR/compare$SUFFIX.json" \
         "$BENCH_DIR/rust$SUFFIX.json" "$BENCH_DIR/persidict$SUFFIX.json" | tee "$BENCH_DIR/compare$SUFFIX.md"
     log "raw figures: $BENCH_DIR/compare$SUFFIX.json; took $((SECONDS - t0)) s"
     exit 0

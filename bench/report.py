@@ -62,6 +62,45 @@ def peer_table(by, peers):
     return lines
 
 
+def sweep_tables(sweep, rtt):
+    """The bulk rows of bench_sweep: requests in flight against keys/s, and the listing."""
+    lines = []
+    conc = [r for r in sweep if "layout" not in r]
+    if conc:
+        lines += [
+            "",
+            f"Requests in flight, {conc[0]['keys']:,} keys of 100 B, RTT {rtt:g} ms (second, "
+            "warm round of each; target: 80% of concurrency ÷ RTT):",
+            "",
+            "| operation | in flight | keys/s | concurrency ÷ RTT | share | CPU µs/key "
+            "| new connections (first round / second) |",
+            "|---|--:|--:|--:|--:|--:|--:|",
+        ]
+        for r in conc:
+            ideal = r["concurrency"] / (rtt / 1000) if rtt else None
+            lines.append(
+                f"| {r['op']} | {r['concurrency']} | {fmt(r['ops_per_s'])} | {fmt(ideal)} "
+                f"| {fmt(ratio(r['ops_per_s'], ideal), 2)} | {fmt(r['cpu_us_per_op'], 1)} "
+                f"| {r.get('new_connections_first_round', '–')} / {r.get('new_connections', '–')} |"
+            )
+    listing = [r for r in sweep if "layout" in r]
+    if listing:
+        lines += [
+            "",
+            f"Listing {listing[0]['keys']:,} keys, RTT {rtt:g} ms (hierarchical: 16 first-level "
+            "prefixes; raw: ListObjectsV2 pages one after the other):",
+            "",
+            "| operation | keys | impl | keys/s | seconds | LIST requests |",
+            "|---|---|---|--:|--:|--:|",
+        ]
+        for r in listing:
+            lines.append(
+                f"| {r['op']} | {r['layout']} | {r['impl']} | {fmt(r['ops_per_s'])} "
+                f"| {fmt(r['secs'], 2)} | {r.get('requests', '–')} |"
+            )
+    return lines
+
+
 def main():
     out, rust, python = sys.argv[1:4]
     rows = json.load(open(rust)) + json.load(open(python))
@@ -149,6 +188,15 @@ def main():
             "cpu_us_per_op": None, "peak_rss_kb": m["vm_hwm_kb"],
             "rss_before_kb": m["vm_hwm_kb_before"], "rtt_ms": 0,
         })
+    sweep_file = os.environ.get("SWEEP_JSONL")
+    if sweep_file and os.path.exists(sweep_file):
+        sweep = [json.loads(line) for line in open(sweep_file) if line.strip()]
+        lines += sweep_tables(sweep, rtt)
+        for r in sweep:
+            r.setdefault("value_size", 100)
+            r.setdefault("requests_per_op", None)
+            r["impl"] = {"rs": "persidict-rs", "raw": "aws-sdk-s3"}.get(r["impl"], r["impl"])
+        rows += sweep
     with open(out, "w") as f:
         json.dump(rows, f, indent=2)
     print("\n".join(lines))
