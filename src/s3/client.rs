@@ -19,8 +19,11 @@
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
+use aws_sdk_s3::client::customize::CustomizableOperation;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3::operation::upload_part::UploadPartOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use bytes::{Buf, Bytes};
@@ -68,6 +71,34 @@ pub(crate) struct S3Client {
     pub(crate) timeouts: Timeouts,
     /// What every PUT sends besides the value.
     pub(crate) objects: std::sync::Arc<ObjectSettings>,
+    /// Whether PUT and UploadPart bodies are signed (else `UNSIGNED-PAYLOAD`).
+    pub(crate) sign_payload: bool,
+}
+
+/// A PUT or UploadPart about to be sent, whose body may go unsigned.
+pub(crate) trait UnsignedBody {
+    /// The same request, its body unsigned unless `sign`.
+    fn signed_if(self, sign: bool) -> Self;
+}
+
+impl<E, B> UnsignedBody for CustomizableOperation<PutObjectOutput, E, B> {
+    fn signed_if(self, sign: bool) -> Self {
+        if sign {
+            self
+        } else {
+            self.disable_payload_signing()
+        }
+    }
+}
+
+impl<E, B> UnsignedBody for CustomizableOperation<UploadPartOutput, E, B> {
+    fn signed_if(self, sign: bool) -> Self {
+        if sign {
+            self
+        } else {
+            self.disable_payload_signing()
+        }
+    }
 }
 
 /// The lowest upload rate a PUT's attempt timeout allows for: a PUT of `n` bytes gets the
@@ -438,6 +469,7 @@ impl S3Client {
             .put_request(key, body, content_type, lineage)
             .customize()
             .config_override(self.timeouts.put_override(body.len()))
+            .signed_if(self.sign_payload)
             .send()
             .await
         {
@@ -486,6 +518,7 @@ impl S3Client {
                     request
                         .customize()
                         .config_override(no_sdk_retries(self.timeouts.put_override(body.len())))
+                        .signed_if(self.sign_payload)
                         .send()
                 },
                 self.timeouts.put_bounds(body.len()),

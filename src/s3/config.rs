@@ -77,6 +77,7 @@ pub struct S3DictBuilder {
     endpoint_url: Option<String>,
     force_path_style: Option<bool>,
     checksums_when_required: Option<bool>,
+    sign_payload: Option<bool>,
     retry: Option<RetryConfig>,
     timeout: Option<TimeoutConfig>,
     connect_timeout: Option<Duration>,
@@ -196,6 +197,8 @@ url_settings! {
         |b, v, cx| Ok(b.versioning(cx.flag(v)?));
     ["path_style"] "path-style addressing" =>
         |b, v, cx| Ok(b.force_path_style(cx.flag(v)?));
+    ["sign_payload"] "sign PUT bodies (default: only over plain HTTP)" =>
+        |b, v, cx| Ok(b.sign_payload(cx.flag(v)?));
     ["racy_fallback"] "emulate missing conditional requests with a HEAD first (races)" =>
         |b, v, cx| Ok(b.allow_racy_fallback(cx.flag(v)?));
     ["connect_timeout_ms"] "the connect timeout in milliseconds (default 3100)" =>
@@ -361,6 +364,7 @@ impl S3DictBuilder {
             endpoint_url: None,
             force_path_style: None,
             checksums_when_required: None,
+            sign_payload: None,
             retry: None,
             timeout: None,
             connect_timeout: None,
@@ -434,6 +438,17 @@ impl S3DictBuilder {
     /// with a custom endpoint.
     pub fn checksums_when_required(mut self, on: bool) -> Self {
         self.checksums_when_required = Some(on);
+        self
+    }
+
+    /// Whether the bodies of PUTs and uploaded parts are signed (their SHA-256 goes into
+    /// the signature) or sent as `UNSIGNED-PAYLOAD`. Default: signed over plain HTTP and
+    /// with a given [`client`](Self::client) whose endpoint this builder does not know;
+    /// unsigned over HTTPS (and on AWS's own endpoints), where TLS already protects the
+    /// body and hashing it would cost a pass over every byte (about half the client CPU
+    /// of a 1 MiB PUT). The headers, the key and the conditions are always signed.
+    pub fn sign_payload(mut self, on: bool) -> Self {
+        self.sign_payload = Some(on);
         self
     }
 
@@ -652,6 +667,15 @@ impl S3DictBuilder {
             config = config.retry_config(retry);
         }
         config = config.interceptor(CountingInterceptor(Arc::clone(&stats)));
+        // TLS protects a body sent over HTTPS. Without an endpoint the SDK talks to AWS
+        // over HTTPS, unless a given client has an endpoint of its own, unknown here.
+        let over_tls = match endpoint_url.as_deref() {
+            Some(url) => url
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://")),
+            None => self.client.is_none(),
+        };
+        let sign_payload = self.sign_payload.unwrap_or(!over_tls);
         let endpoint_url = endpoint_url.unwrap_or_else(|| "s3".to_owned());
         let client = S3Client {
             sdk: Client::from_conf(config.build()),
@@ -659,6 +683,7 @@ impl S3DictBuilder {
             bucket: self.bucket,
             timeouts: Timeouts { config: timeouts },
             objects: Arc::new(self.objects),
+            sign_payload,
         };
         let capabilities = match self.capabilities {
             Some(declared) => probe::declared(declared),

@@ -37,7 +37,7 @@ use md5::{Digest, Md5};
 use tokio::task::JoinSet;
 use tracing::debug;
 
-use super::client::{Attempted, Lost, S3Client, WRITE_CHAIN, WRITE_ID};
+use super::client::{Attempted, Lost, S3Client, UnsignedBody, WRITE_CHAIN, WRITE_ID};
 use super::resolve::{self, ConditionalPut, Made};
 use crate::cond::{ETag, Lineage};
 use crate::error::{Capability, Error, Result};
@@ -574,6 +574,7 @@ async fn upload_part(
         .body(ByteStream::from(body))
         .customize()
         .config_override(client.timeouts.put_override(len))
+        .signed_if(client.sign_payload)
         .send()
         .await
         .map_err(|e| client.error_within("UploadPart", e, client.timeouts.put_bounds(len)))?;

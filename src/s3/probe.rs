@@ -51,7 +51,7 @@ use tokio::sync::OnceCell;
 use tracing::debug;
 
 use super::classify::{classify, Answer};
-use super::client::{new_write_id, S3Client, WRITE_ID};
+use super::client::{new_write_id, S3Client, UnsignedBody, WRITE_ID};
 use crate::cond::{ETag, Lineage};
 use crate::error::{Error, Result};
 use crate::store::Capabilities;
@@ -483,6 +483,7 @@ impl Probe<'_> {
         let result = request
             .customize()
             .interceptor(capture.clone())
+            .signed_if(self.client.sign_payload)
             .send()
             .await;
         sent(self.client, "PUT", &capture, result, |o| {

@@ -25,7 +25,7 @@ use tokio::sync::OnceCell;
 use tracing::debug;
 
 use super::super::classify::{classify, Answer};
-use super::super::client::{new_write_id, S3Client, WRITE_ID};
+use super::super::client::{new_write_id, S3Client, UnsignedBody, WRITE_ID};
 use crate::cond::ETag;
 use crate::error::{Error, Result};
 
@@ -146,6 +146,8 @@ async fn complete(client: &S3Client, key: &str, if_match: Option<&ETag>) -> Resu
             .upload_id(&id)
             .part_number(1)
             .body(ByteStream::from_static(b"persidict multipart probe"))
+            .customize()
+            .signed_if(client.sign_payload)
             .send()
             .await
             .map_err(|e| client.error("UploadPart", e))?;
