@@ -825,8 +825,9 @@ pub(crate) struct Listed {
 }
 
 impl S3Client {
-    /// The pages of `ListObjectsV2` over `prefix` (up to 1000 objects each). The stream
-    /// owns a clone of the client, so it can outlive `self`.
+    /// The pages of `ListObjectsV2` over `prefix` (up to 1000 objects each), each fetched
+    /// while the reader works through the one before it. The stream owns a clone of the
+    /// client, so it can outlive `self`.
     pub(crate) fn list_pages(
         &self,
         prefix: String,
@@ -840,25 +841,30 @@ impl S3Client {
             .into_paginator()
             .send();
         let client = self.clone();
-        futures::stream::unfold(pages, |mut pages| async move {
-            pages.next().await.map(|page| (page, pages))
-        })
-        .map(move |page| {
-            let page = page.map_err(|e| client.error("LIST", e))?;
-            Ok(page
-                .contents()
-                .iter()
-                .filter_map(|o| {
-                    Some(Listed {
-                        key: o.key()?.to_owned(),
-                        etag: o.e_tag().map(listed_etag),
-                        size: o.size().unwrap_or(0).max(0) as u64,
-                        last_modified: system_time(o.last_modified()),
+        // The next page is on its way while the reader works through this one.
+        let pages = super::read_ahead::read_ahead(
+            futures::stream::unfold(pages, |mut pages| async move {
+                pages.next().await.map(|page| (page, pages))
+            }),
+            1,
+        );
+        pages
+            .map(move |page| {
+                let page = page.map_err(|e| client.error("LIST", e))?;
+                Ok(page
+                    .contents()
+                    .iter()
+                    .filter_map(|o| {
+                        Some(Listed {
+                            key: o.key()?.to_owned(),
+                            etag: o.e_tag().map(listed_etag),
+                            size: o.size().unwrap_or(0).max(0) as u64,
+                            last_modified: system_time(o.last_modified()),
+                        })
                     })
-                })
-                .collect())
-        })
-        .boxed()
+                    .collect())
+            })
+            .boxed()
     }
 }
 

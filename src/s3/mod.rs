@@ -69,6 +69,7 @@ pub mod multipart;
 pub mod presign;
 pub mod probe;
 mod ranged;
+mod read_ahead;
 mod resolve;
 pub mod settings;
 mod stats;
