@@ -9,7 +9,10 @@
 //! and PUT of 1 MiB) on its own client; the variants take turns, one batch each per
 //! round, and the table shows the median CPU µs per request (user + system time of this
 //! process, `getrusage`) and ops/s. `bench/compare.sh` does not run it; it answers "what
-//! does turning X off buy" when choosing the client configuration.
+//! does turning X off buy" when choosing the client configuration. For a profile of one
+//! kind of request, `SDK_COST_FIRST=1 SDK_COST_OPS="GET 100 B"` runs the crate's
+//! configuration and that request alone (e.g. under `perf record`);
+//! `SDK_COST_RUNTIME=current_thread` runs on one thread instead of two workers.
 
 use std::time::Instant;
 
@@ -222,8 +225,14 @@ async fn run() -> Res<()> {
             override_per_request: false,
         },
     ];
+    // SDK_COST_FIRST=N keeps the first N variants (1: the crate's configuration alone).
+    let keep = std::env::var("SDK_COST_FIRST")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(variants.len());
+    let variants = &variants[..keep.clamp(1, variants.len())];
     let mut clients = Vec::new();
-    for v in variants {
+    for &v in variants {
         clients.push(client(endpoint, bucket, v).await?);
     }
     let c0 = &clients[0];
@@ -235,6 +244,14 @@ async fn run() -> Res<()> {
         ("GET 1 MiB", Op::Get, 1 << 20, 40),
         ("PUT 1 MiB", Op::Put, 1 << 20, 40),
     ];
+    // SDK_COST_OPS="GET 100 B,PUT 100 B" keeps the operations named (for a profile).
+    let ops: Vec<_> = match std::env::var("SDK_COST_OPS") {
+        Ok(only) => ops
+            .into_iter()
+            .filter(|(name, ..)| only.split(',').any(|o| o.trim() == *name))
+            .collect(),
+        Err(_) => ops.to_vec(),
+    };
     for &(_, _, size, _) in &ops {
         batch(c0, base, bucket, Op::Put, size, 1).await?;
     }
@@ -242,7 +259,7 @@ async fn run() -> Res<()> {
     let mut cpu = vec![vec![Vec::new(); ops.len()]; variants.len()];
     let mut rate = cpu.clone();
     for round in 0..=rounds {
-        for (i, (c, v)) in clients.iter().zip(variants).enumerate() {
+        for (i, (c, &v)) in clients.iter().zip(variants).enumerate() {
             for (j, &(_, op, size, n)) in ops.iter().enumerate() {
                 let (t0, c0) = (Instant::now(), cpu_micros());
                 batch(c, v, bucket, op, size, n).await?;
