@@ -9,7 +9,7 @@
 //! | `head` | HEAD |
 //! | `write` `Always` / `IfAbsent` / `IfMatch(e)` | PUT / PUT `If-None-Match: *` / PUT `If-Match: e` |
 //! | `delete` `Always` / `IfExists` / `IfMatch(e)` | DELETE / DELETE `If-Match: *` / DELETE `If-Match: e` |
-//! | `list` | ⌈n/1000⌉ ListObjectsV2 for flat names; names below the first level: a `delimiter=/` listing, then its directories in at most `concurrency` key ranges at once (see [`listing`](super::listing)) |
+//! | `list` | ⌈n/1000⌉ ListObjectsV2 for flat names; names below the first level: a `delimiter=/` listing, then its directories in at most `concurrency` key ranges at once (see `listing.rs`) |
 //! | `delete_many` | ⌈n/1000⌉ DeleteObjects, at most `concurrency` in flight |
 //! | `delete_many_if` | ⌈n/1000⌉ DeleteObjects with an `ETag` per object where the server honours it (probed), else n DELETE `If-Match`; at most `concurrency` in flight |
 //! | `copy`, `copy_from` another `S3Store` on the same endpoint | CopyObject (`x-amz-copy-source-if-match`, `If-None-Match: *`, `If-Match` as asked; see [`copy`](super::copy)); + 1 HEAD of the source when refused |
