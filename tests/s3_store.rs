@@ -471,6 +471,46 @@ async fn rclone_racy_fallback_works_for_a_single_writer() {
     assert_eq!(s.head("k.bin").await.unwrap(), None);
 }
 
+/// An error of one range of a listing ends the listing with that error: the first level
+/// is listed through a proxy that forwards, then every request fails (500).
+#[tokio::test]
+async fn seaweedfs_an_error_of_a_range_ends_the_listing() {
+    let Some(srv) = common::server("seaweedfs") else {
+        return;
+    };
+    let s = common::store(&srv, "range-error").await;
+    let all: Vec<String> = ["first", "a/1", "b/1", "c/1"].map(String::from).to_vec();
+    write_all("seaweedfs", &s, &all).await;
+    let failing = FaultRates {
+        error500: 1.0,
+        ..FaultRates::NONE
+    };
+    let proxy = Proxy::start(&srv.url, failing, 7, Duration::ZERO).await;
+    proxy.set_faults(false);
+    let through = through(&proxy, s.root().trim_end_matches('/')).await;
+    let mut listing = through.list("");
+    let first = listing
+        .try_next()
+        .await
+        .expect("the first level is listed")
+        .expect("one object at the first level");
+    assert_eq!(first.name, "first");
+    // The delimiter listing is over (one page); the ranges are asked for from here on.
+    proxy.set_faults(true);
+    let rest: Vec<_> = listing.collect().await;
+    assert_eq!(rest.len(), 1, "one error, then the end: {rest:?}");
+    assert!(rest[0].is_err(), "{rest:?}");
+    assert!(
+        proxy
+            .log()
+            .iter()
+            .any(|(method, path)| method == "GET" && path.contains("start-after=")),
+        "the failed requests were the ranges': {:?}",
+        proxy.log()
+    );
+    s.delete_many(all).await.unwrap();
+}
+
 /// The probe's verdicts, in `Capabilities` field order.
 async fn probe_success_path(server: &str, expected: [ProbeVerdict; 9]) {
     let Some(srv) = common::server(server) else {
