@@ -22,8 +22,9 @@
 //! Requests: step 1 takes ⌈(first-level objects + common prefixes) / 1000⌉ pages (at least
 //! one); a range over m keys (in key order, first-level objects sorting inside it
 //! included) takes ⌊m/1000⌋ + 1 pages, the last range ⌈m/1000⌉ (at least one). In all at
-//! most step 1's pages + ⌊n/1000⌋ + `concurrency` for n keys below the first level, and
-//! at most `concurrency` requests in flight. Step 1 stays sequential: 50,000 first-level
+//! most step 1's pages + ⌊n/1000⌋ + `concurrency`, n the keys of all ranges (the keys
+//! below the first level, and first-level objects that sort between two of them), with at
+//! most `concurrency` requests in flight. Step 1 stays sequential: 50,000 first-level
 //! prefixes are 50 pages before the ranges start.
 //!
 //! Every object is yielded once: the ranges are disjoint, every key below a common prefix

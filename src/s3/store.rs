@@ -627,8 +627,8 @@ impl ObjectStore for S3Store {
     /// Flat names (no `/` after `prefix`) cost ⌈n/1000⌉ LIST pages, as a plain listing.
     /// Names below the first level cost the delimiter listing's pages (one per 1000
     /// first-level objects and directories, one after the other) and ⌊m/1000⌋ + 1 pages per
-    /// range of m keys: at most ⌊n/1000⌋ + `concurrency` more, with `concurrency` in
-    /// flight instead of one. A caller that stops early (`is_empty`) may still have sent
+    /// range of m keys (first-level objects that sort inside it counted): at most
+    /// ⌊n/1000⌋ + `concurrency` more, with `concurrency` in flight instead of one. A caller that stops early (`is_empty`) may still have sent
     /// the first page of every range.
     fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
         listing::list(
