@@ -211,7 +211,9 @@ async fn single_key_requests_moto() {
     single_key_table("moto").await;
 }
 
-/// LIST pages of 1000 and DeleteObjects batches of up to 1000.
+/// LIST pages of 1000 and DeleteObjects batches of up to 1000. Every key is below one
+/// first-level directory (`k/`): a listing is 1 LIST with `delimiter=/`, which finds it,
+/// then ⌈1100/1000⌉ LIST over its one key range.
 #[tokio::test]
 async fn bulk_requests_seaweedfs() {
     let Some(s) = common::server("seaweedfs") else {
@@ -228,15 +230,15 @@ async fn bulk_requests_seaweedfs() {
     expect("put_many(1100)", c, &[(Put, n)]);
     let (len, c) = count(&d, d.len()).await;
     assert_eq!(len.unwrap(), n as usize);
-    expect("len(1100)", c, &[(List, 2)]);
+    expect("len(1100)", c, &[(List, 1 + 2)]);
     let (keys, c) = count(&d, d.keys().try_collect::<Vec<_>>()).await;
     assert_eq!(keys.unwrap().len(), n as usize);
-    expect("keys(1100)", c, &[(List, 2)]);
+    expect("keys(1100)", c, &[(List, 1 + 2)]);
     let (vals, c) = count(&d, d.values().try_collect::<Vec<_>>()).await;
     let mut vals = vals.unwrap();
     vals.sort();
     assert_eq!(vals, (0..n).collect::<Vec<_>>());
-    expect("values(1100)", c, &[(List, 2), (Get, n)]);
+    expect("values(1100)", c, &[(List, 1 + 2), (Get, n)]);
     let all: Vec<Key> = (0..n)
         .map(|i| Key::new(["k", &format!("{i:05}")]).unwrap())
         .collect();
@@ -249,7 +251,7 @@ async fn bulk_requests_seaweedfs() {
     expect("get_many(1100)", c, &[(Get, n)]);
     let (r, c) = count(&d, d.clear()).await;
     r.unwrap();
-    expect("clear(1100)", c, &[(List, 2), (DeleteObjects, 2)]);
+    expect("clear(1100)", c, &[(List, 1 + 2), (DeleteObjects, 2)]);
     assert_eq!(d.len().await.unwrap(), 0);
 
     // delete_many: DeleteObjects batches of 1000, absent keys included, nothing else.
@@ -266,6 +268,65 @@ async fn bulk_requests_seaweedfs() {
     let (r, c) = count(&d, d.delete_many(&[])).await;
     r.unwrap();
     expect("delete_many(0)", c, &[]);
+}
+
+/// Keys below several first-level directories (one of them over a page) and flat keys:
+/// `len`, `keys`, `values` and `clear` list with 1 LIST `delimiter=/` (the flat keys and
+/// the 3 directories), then one key range per directory at once: 2 pages for the one of
+/// 1100 keys, 1 for each other.
+async fn hierarchical_listing_table(server: &str) {
+    let Some(s) = common::server(server) else {
+        return;
+    };
+    let d: S3Dict<u64> = common::open(&s, "hierarchical").await;
+    d.capabilities().await.unwrap();
+    let mut items: Vec<(Key, u64)> = (0..1100u64)
+        .map(|i| (Key::new(["a", &format!("{i:05}")]).unwrap(), i))
+        .collect();
+    for dir in ["b", "c"] {
+        items.extend((0..5u64).map(|i| (Key::new([dir, &i.to_string()]).unwrap(), i)));
+    }
+    items.push((Key::try_from("top").unwrap(), 7));
+    items.push((Key::try_from("a").unwrap(), 8));
+    let n = items.len() as u64;
+    let mut want: Vec<Key> = items.iter().map(|(k, _)| k.clone()).collect();
+    want.sort();
+    let mut want_values: Vec<u64> = items.iter().map(|(_, v)| *v).collect();
+    want_values.sort();
+    d.put_many(items).await.unwrap();
+
+    let lists = 1 + 2 + 1 + 1;
+    let (len, c) = count(&d, d.len()).await;
+    assert_eq!(len.unwrap(), n as usize);
+    expect("len(1112, 3 directories)", c, &[(List, lists)]);
+    let (keys, c) = count(&d, d.keys().try_collect::<Vec<_>>()).await;
+    let mut keys = keys.unwrap();
+    keys.sort();
+    assert_eq!(keys, want, "every key once");
+    expect("keys(1112, 3 directories)", c, &[(List, lists)]);
+    let (vals, c) = count(&d, d.values().try_collect::<Vec<_>>()).await;
+    let mut vals = vals.unwrap();
+    vals.sort();
+    assert_eq!(vals, want_values);
+    expect("values(1112, 3 directories)", c, &[(List, lists), (Get, n)]);
+    let (r, c) = count(&d, d.clear()).await;
+    r.unwrap();
+    expect(
+        "clear(1112, 3 directories)",
+        c,
+        &[(List, lists), (DeleteObjects, 2)],
+    );
+    assert!(d.is_empty().await.unwrap());
+}
+
+#[tokio::test]
+async fn hierarchical_listing_requests_seaweedfs() {
+    hierarchical_listing_table("seaweedfs").await;
+}
+
+#[tokio::test]
+async fn hierarchical_listing_requests_moto() {
+    hierarchical_listing_table("moto").await;
 }
 
 /// `concurrency` is a builder setting that reaches the trait's hint, and bulk operations

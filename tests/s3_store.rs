@@ -10,7 +10,7 @@ mod proxy;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use persidict::s3::probe::ProbeVerdict;
 use persidict::s3::RequestKind;
 use persidict::store::{
@@ -230,6 +230,173 @@ async fn rclone_list_by_prefix_and_delete_many() {
     list_and_delete_many("rclone").await;
 }
 
+/// Writes an object (`x`) at every name of `all`, 32 at a time (one at a time on rclone:
+/// concurrent PUTs that create the same directory there can fail with `Dir.Rename error:
+/// file does not exist`).
+async fn write_all(server: &str, s: &S3Store, all: &[String]) {
+    let in_flight = if server == "rclone" { 1 } else { 32 };
+    futures::stream::iter(all)
+        .map(|name| async move {
+            s.write(name, bytes("x"), CT, WriteCondition::Always)
+                .await
+                .map(drop)
+        })
+        .buffer_unordered(in_flight)
+        .try_collect::<()>()
+        .await
+        .expect("writes");
+}
+
+/// The names `list(prefix)` yields, sorted (duplicates kept), and the LIST requests it
+/// took.
+async fn listed(s: &S3Store, prefix: &str) -> (Vec<String>, u64) {
+    let before = s.stats().snapshot();
+    let got = names(s, prefix).await;
+    (
+        got,
+        s.stats().snapshot().since(&before).get(RequestKind::List),
+    )
+}
+
+/// The names of `all` starting with `prefix`, sorted.
+fn starting_with(all: &[String], prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = all
+        .iter()
+        .filter(|n| n.starts_with(prefix))
+        .cloned()
+        .collect();
+    v.sort();
+    v
+}
+
+/// Another store on the same root with `concurrency` requests in flight.
+async fn with_concurrency(srv: &common::Server, s: &S3Store, concurrency: usize) -> S3Store {
+    common::store_builder(srv, "unused")
+        .root_prefix(s.root().trim_end_matches('/'))
+        .concurrency(concurrency)
+        .build_store()
+        .await
+        .expect("a store on the same root")
+}
+
+/// Listing lists the first level with `delimiter=/`, then the first-level directories in
+/// at most `concurrency` key ranges at once: every object exactly once, whatever the
+/// prefix and the concurrency, with the LIST requests the design says.
+async fn parallel_listing(server: &str) {
+    let Some(srv) = common::server(server) else {
+        return;
+    };
+    let s = common::store(&srv, "parallel-list").await;
+    // `a/` holds more than a page; `a.json` sorts just before `a/`, `a0.json` inside the
+    // range of `a/` (`0` is after `/`); `b/` has a second level.
+    let mut all: Vec<String> = (0..1205).map(|i| format!("a/{i:04}")).collect();
+    all.extend(
+        [
+            "a.json", "a0.json", "b/c/1", "b/c/2", "b/d", "c/1", "c/2", "c/3", "top1", "top2",
+        ]
+        .map(String::from),
+    );
+    write_all(server, &s, &all).await;
+    all.sort();
+
+    // Whole root, 3 directories, 3 ranges: 1 delimiter page; [a/, b/) holds 1206 keys
+    // (a0.json included), 2 pages; [b/, c/) 1; [c/, end) 1.
+    let (got, lists) = listed(&s, "").await;
+    assert_eq!(got, all, "{server}: the whole root, each object once");
+    assert_eq!(lists, 5, "{server}: LIST requests for the whole root");
+    // Under `a`: 1 delimiter page (a.json, a0.json, a/), then [a/, end), 2 pages.
+    let (got, lists) = listed(&s, "a").await;
+    assert_eq!(got, starting_with(&all, "a"), "{server}: under a");
+    assert_eq!(lists, 3, "{server}: LIST requests under a");
+    // Under `a/`, flat: the delimiter listing is the whole listing, ⌈1205/1000⌉ pages.
+    let (got, lists) = listed(&s, "a/").await;
+    assert_eq!(got, starting_with(&all, "a/"), "{server}: under a/");
+    assert_eq!(lists, 2, "{server}: LIST requests under a/");
+    // Under `b/`: b/d at the first level, then [b/c/, end).
+    let (got, lists) = listed(&s, "b/").await;
+    assert_eq!(got, ["b/c/1", "b/c/2", "b/d"], "{server}: under b/");
+    assert_eq!(lists, 2, "{server}: LIST requests under b/");
+    let (got, lists) = listed(&s, "top").await;
+    assert_eq!(got, ["top1", "top2"], "{server}: under top");
+    assert_eq!(lists, 1, "{server}: LIST requests under top");
+    let (got, lists) = listed(&s, "zzz").await;
+    assert!(got.is_empty(), "{server}: {got:?}");
+    assert_eq!(lists, 1, "{server}: LIST requests under an empty prefix");
+
+    // Two ranges: [a/, b/) 2 pages, [b/, end) 1.
+    let two = with_concurrency(&srv, &s, 2).await;
+    let (got, lists) = listed(&two, "").await;
+    assert_eq!(got, all, "{server}: concurrency 2");
+    assert_eq!(lists, 4, "{server}: LIST requests with concurrency 2");
+    // One range, [a/, end): 1214 keys, 2 pages.
+    let one = with_concurrency(&srv, &s, 1).await;
+    let (got, lists) = listed(&one, "").await;
+    assert_eq!(got, all, "{server}: concurrency 1");
+    assert_eq!(lists, 3, "{server}: LIST requests with concurrency 1");
+
+    // The listing is owned and streams: it can move into a spawned task.
+    let count = tokio::spawn(s.list("").try_fold(0usize, |n, _| async move { Ok(n + 1) }))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(count, all.len());
+    s.delete_many(all).await.unwrap();
+    assert!(names(&s, "").await.is_empty());
+}
+
+#[tokio::test]
+async fn seaweedfs_lists_first_level_directories_in_parallel() {
+    parallel_listing("seaweedfs").await;
+}
+
+#[tokio::test]
+async fn moto_lists_first_level_directories_in_parallel() {
+    parallel_listing("moto").await;
+}
+
+#[tokio::test]
+async fn rclone_lists_first_level_directories_in_parallel() {
+    parallel_listing("rclone").await;
+}
+
+/// Many small directories: the ranges are at most `concurrency`, so the requests stay
+/// 1 delimiter page + 1 page per range.
+async fn many_small_directories(server: &str) {
+    let Some(srv) = common::server(server) else {
+        return;
+    };
+    let s = common::store(&srv, "small-dirs").await;
+    let mut all: Vec<String> = (0..50)
+        .flat_map(|i| [format!("d{i:02}/x"), format!("d{i:02}/y")])
+        .collect();
+    all.push("flat".to_owned());
+    write_all(server, &s, &all).await;
+    all.sort();
+    let four = with_concurrency(&srv, &s, 4).await;
+    let (got, lists) = listed(&four, "").await;
+    assert_eq!(got, all, "{server}: concurrency 4");
+    assert_eq!(lists, 1 + 4, "{server}: LIST requests with concurrency 4");
+    let (got, lists) = listed(&s, "").await;
+    assert_eq!(got, all, "{server}: default concurrency");
+    assert_eq!(lists, 1 + 32, "{server}: LIST requests with concurrency 32");
+    s.delete_many(all).await.unwrap();
+}
+
+#[tokio::test]
+async fn seaweedfs_lists_many_small_directories_in_few_ranges() {
+    many_small_directories("seaweedfs").await;
+}
+
+#[tokio::test]
+async fn moto_lists_many_small_directories_in_few_ranges() {
+    many_small_directories("moto").await;
+}
+
+#[tokio::test]
+async fn rclone_lists_many_small_directories_in_few_ranges() {
+    many_small_directories("rclone").await;
+}
+
 #[tokio::test]
 async fn rclone_conditional_writes_are_unsupported() {
     let Some(srv) = common::server("rclone") else {
@@ -302,6 +469,46 @@ async fn rclone_racy_fallback_works_for_a_single_writer() {
         DeleteResult::Refused
     );
     assert_eq!(s.head("k.bin").await.unwrap(), None);
+}
+
+/// An error of one range of a listing ends the listing with that error: the first level
+/// is listed through a proxy that forwards, then every request fails (500).
+#[tokio::test]
+async fn seaweedfs_an_error_of_a_range_ends_the_listing() {
+    let Some(srv) = common::server("seaweedfs") else {
+        return;
+    };
+    let s = common::store(&srv, "range-error").await;
+    let all: Vec<String> = ["first", "a/1", "b/1", "c/1"].map(String::from).to_vec();
+    write_all("seaweedfs", &s, &all).await;
+    let failing = FaultRates {
+        error500: 1.0,
+        ..FaultRates::NONE
+    };
+    let proxy = Proxy::start(&srv.url, failing, 7, Duration::ZERO).await;
+    proxy.set_faults(false);
+    let through = through(&proxy, s.root().trim_end_matches('/')).await;
+    let mut listing = through.list("");
+    let first = listing
+        .try_next()
+        .await
+        .expect("the first level is listed")
+        .expect("one object at the first level");
+    assert_eq!(first.name, "first");
+    // The delimiter listing is over (one page); the ranges are asked for from here on.
+    proxy.set_faults(true);
+    let rest: Vec<_> = listing.collect().await;
+    assert_eq!(rest.len(), 1, "one error, then the end: {rest:?}");
+    assert!(rest[0].is_err(), "{rest:?}");
+    assert!(
+        proxy
+            .log()
+            .iter()
+            .any(|(method, path)| method == "GET" && path.contains("start-after=")),
+        "the failed requests were the ranges': {:?}",
+        proxy.log()
+    );
+    s.delete_many(all).await.unwrap();
 }
 
 /// The probe's verdicts, in `Capabilities` field order.

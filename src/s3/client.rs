@@ -824,20 +824,45 @@ pub(crate) struct Listed {
     pub(crate) last_modified: SystemTime,
 }
 
+/// One page of `ListObjectsV2`: its objects (keys still absolute, in the order the server
+/// sent them) and, when the request named a delimiter, its common prefixes.
+#[derive(Debug, Default)]
+pub(crate) struct ListPage {
+    pub(crate) objects: Vec<Listed>,
+    pub(crate) common_prefixes: Vec<String>,
+}
+
+/// What one `ListObjectsV2` pagination asks for.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ListRequest {
+    /// Only keys starting with this.
+    pub(crate) prefix: String,
+    /// Roll keys up to their first `delimiter` after `prefix` into common prefixes.
+    pub(crate) delimiter: Option<String>,
+    /// Only keys after this one (sent on the first page; later pages carry the
+    /// continuation token instead).
+    pub(crate) start_after: Option<String>,
+}
+
 impl S3Client {
-    /// The pages of `ListObjectsV2` over `prefix` (up to 1000 objects each), each fetched
-    /// while the reader works through the one before it. The stream owns a clone of the
+    /// The pages of `ListObjectsV2` as `request` says (up to 1000 objects and common
+    /// prefixes each). The first page is asked for when the stream is first polled; once
+    /// the reader asks for the second, each page is fetched while the reader works
+    /// through the one before it (see [`read_ahead`](super::read_ahead)). Dropping the
+    /// stream stops the listing. The stream owns a clone of the
     /// client, so it can outlive `self`.
     pub(crate) fn list_pages(
         &self,
-        prefix: String,
-    ) -> futures::stream::BoxStream<'static, Result<Vec<Listed>>> {
+        request: ListRequest,
+    ) -> futures::stream::BoxStream<'static, Result<ListPage>> {
         use futures::StreamExt;
         let pages = self
             .sdk
             .list_objects_v2()
             .bucket(&self.bucket)
-            .prefix(prefix)
+            .prefix(request.prefix)
+            .set_delimiter(request.delimiter)
+            .set_start_after(request.start_after)
             .into_paginator()
             .send();
         let client = self.clone();
@@ -851,18 +876,25 @@ impl S3Client {
         pages
             .map(move |page| {
                 let page = page.map_err(|e| client.error("LIST", e))?;
-                Ok(page
-                    .contents()
-                    .iter()
-                    .filter_map(|o| {
-                        Some(Listed {
-                            key: o.key()?.to_owned(),
-                            etag: o.e_tag().map(listed_etag),
-                            size: o.size().unwrap_or(0).max(0) as u64,
-                            last_modified: system_time(o.last_modified()),
+                Ok(ListPage {
+                    objects: page
+                        .contents()
+                        .iter()
+                        .filter_map(|o| {
+                            Some(Listed {
+                                key: o.key()?.to_owned(),
+                                etag: o.e_tag().map(listed_etag),
+                                size: o.size().unwrap_or(0).max(0) as u64,
+                                last_modified: system_time(o.last_modified()),
+                            })
                         })
-                    })
-                    .collect())
+                        .collect(),
+                    common_prefixes: page
+                        .common_prefixes()
+                        .iter()
+                        .filter_map(|p| p.prefix().map(str::to_owned))
+                        .collect(),
+                })
             })
             .boxed()
     }

@@ -17,6 +17,7 @@
 //! | `presign.rs` | requests signed in advance, for holders without credentials |
 //! | `settings.rs` | what every PUT sends besides the value: encryption, storage class, tags, metadata |
 //! | `copy.rs` | server-side copies (`CopyObject`): preconditions, lost answers, object settings |
+//! | `listing.rs` | listings: the first level, then its directories in parallel key ranges |
 //! | `versions.rs` | version history on versioned buckets, and the probe's cleanup there |
 //! | `store.rs` | [`S3Store`]: the [`ObjectStore`](crate::ObjectStore) on S3 |
 //! | `dict.rs` | [`S3Dict`]: the typed dictionary over an [`S3Store`] |
@@ -35,11 +36,11 @@
 //! | `put_if(Same, None, Value)`, `setdefault_if` | 1 PUT `If-None-Match: *` (+ 1 GET/HEAD when the key exists) |
 //! | `discard_if(Same, Some(e))` | 1 DELETE `If-Match: e` |
 //! | `put_if(Any or Changed, …)`, `discard_if(Any or Changed, …)` | HEAD + the write conditioned on the ETag the HEAD saw |
-//! | `len`, `keys`, `list` | ⌈n/1000⌉ LIST |
-//! | `clear` | ⌈n/1000⌉ LIST + ⌈n/1000⌉ DeleteObjects, overlapped |
+//! | `len`, `keys`, `list` | flat keys (one segment): ⌈n/1000⌉ LIST; keys of several segments: a LIST with `delimiter=/` (one page per 1000 first-level objects and directories), then the directories in at most `concurrency` key ranges listed at once, ⌊m/1000⌋ + 1 LIST per range of m keys; see `listing.rs` |
+//! | `clear` | the LISTs of `len` + ⌈n/1000⌉ DeleteObjects, overlapped |
 //! | `delete_many(n keys)` | ⌈n/1000⌉ DeleteObjects, bounded concurrency |
 //! | `discard_many_if(n keys with ETags)` | ⌈n/1000⌉ DeleteObjects with per-object ETags where honoured (probed), else n DELETE `If-Match`; bounded concurrency |
-//! | `values`, `items` | ⌈n/1000⌉ LIST + n GETs, bounded concurrency, streaming |
+//! | `values`, `items` | the LISTs of `len` + n GETs, bounded concurrency, streaming |
 //! | `get_many`, `put_many`, `discard_many` | one request per key as above, bounded concurrency |
 //! | [`S3Dict::presign`] (`Get`, `Put`, `Insert`) | none: signed locally (`Insert` needs the capabilities, probed once); the holder sends 1 GET or PUT |
 //! | `copy`, `copy_to` (same endpoint) | 1 CopyObject (+ 1 HEAD of the source when refused); see `copy.rs` |
@@ -65,6 +66,7 @@ mod config;
 mod copy;
 mod copy_parts;
 mod dict;
+mod listing;
 pub mod multipart;
 pub mod presign;
 pub mod probe;

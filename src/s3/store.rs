@@ -9,7 +9,7 @@
 //! | `head` | HEAD |
 //! | `write` `Always` / `IfAbsent` / `IfMatch(e)` | PUT / PUT `If-None-Match: *` / PUT `If-Match: e` |
 //! | `delete` `Always` / `IfExists` / `IfMatch(e)` | DELETE / DELETE `If-Match: *` / DELETE `If-Match: e` |
-//! | `list` | ⌈n/1000⌉ ListObjectsV2 |
+//! | `list` | ⌈n/1000⌉ ListObjectsV2 for flat names; names below the first level: a `delimiter=/` listing, then its directories in at most `concurrency` key ranges at once (see `listing.rs`) |
 //! | `delete_many` | ⌈n/1000⌉ DeleteObjects, at most `concurrency` in flight |
 //! | `delete_many_if` | ⌈n/1000⌉ DeleteObjects with an `ETag` per object where the server honours it (probed), else n DELETE `If-Match`; at most `concurrency` in flight |
 //! | `copy`, `copy_from` another `S3Store` on the same endpoint | CopyObject (`x-amz-copy-source-if-match`, `If-None-Match: *`, `If-Match` as asked; see [`copy`](super::copy)); + 1 HEAD of the source when refused |
@@ -38,6 +38,7 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use super::client::{new_write_id, Attempted, Got, Head, Lost, S3Client};
 use super::copy::{Copier, CopyFrom, CopyTo};
 use super::copy_parts::{self, PartCopy};
+use super::listing;
 use super::multipart::probe::MultipartCapabilities;
 use super::multipart::{self, Complete, MultipartSettings, MAX_PART_SIZE};
 use super::presign::{self, Presign, PresignedRequest};
@@ -618,31 +619,24 @@ impl ObjectStore for S3Store {
         }
     }
 
+    /// Every object whose name starts with `prefix`, in no particular order: one
+    /// `ListObjectsV2` pagination with `delimiter=/` yields the first level (no `/` after
+    /// `prefix`) and finds the first-level "directories"; these are then cut into at most
+    /// `concurrency` contiguous key ranges, listed at once (see `listing.rs`).
+    ///
+    /// Flat names (no `/` after `prefix`) cost ⌈n/1000⌉ LIST pages, as a plain listing.
+    /// Names below the first level cost the delimiter listing's pages (one per 1000
+    /// first-level objects and directories, one after the other) and ⌊m/1000⌋ + 1 pages per
+    /// range of m keys (first-level objects that sort inside it counted): at most
+    /// ⌊n/1000⌋ + `concurrency` more, with `concurrency` in flight instead of one. A caller that stops early (`is_empty`) may still have sent
+    /// the first page of every range.
     fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
-        let root = self.inner.root.clone();
-        self.inner
-            .client
-            .list_pages(format!("{root}{prefix}"))
-            .map_ok(move |page| {
-                let metas: Vec<Result<ObjectMeta>> = page
-                    .into_iter()
-                    .filter_map(|o| {
-                        let name = o.key.strip_prefix(root.as_str())?;
-                        // Objects this store could not address (`a//b`, `../x`) are not
-                        // its own: leave them out rather than hand out unusable names.
-                        check_name(name).ok()?;
-                        Some(Ok(ObjectMeta {
-                            name: name.to_owned(),
-                            etag: o.etag,
-                            size: o.size,
-                            last_modified: o.last_modified,
-                        }))
-                    })
-                    .collect();
-                stream::iter(metas)
-            })
-            .try_flatten()
-            .boxed()
+        listing::list(
+            self.inner.client.clone(),
+            self.inner.root.clone(),
+            prefix,
+            self.inner.concurrency,
+        )
     }
 
     async fn delete_many_if(&self, objects: Vec<(String, ETag)>) -> Result<Vec<DeleteResult>> {
