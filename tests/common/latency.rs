@@ -17,6 +17,26 @@
 //! the delay. The threads end when their connection closes, or when the proxy is dropped,
 //! which closes the connections it relays. With a zero delay it is a plain relay on tokio
 //! (256 KiB buffers).
+//!
+//! Measured on 2026-12-05 on a 2-core machine, quiet but for a SeaweedFS server, with
+//! `cargo run --release --example latency_check`: 100-byte ping-pongs with an echo server
+//! in the same process, each direction's lateness (measured minus intended, loopback and
+//! the echo server's own time included), median / p99 in µs:
+//!
+//! | one way  | client→server | server→client |
+//! |----------|---------------|---------------|
+//! | direct   | 7 / 29        | 7 / 29        |
+//! | 0 ms     | 35 / 57       | 32 / 50       |
+//! | 0.5 ms   | 36 / 87       | 35 / 85       |
+//! | 2 ms     | 43 / 106      | 42 / 123      |
+//! | 5 ms     | 60 / 198      | 66 / 212      |
+//! | 20 ms    | 111 / 197     | 117 / 550     |
+//!
+//! (the longer the machine idles between pings, the slower every thread wakes). 64
+//! connections each sending 100-byte requests answered by 100 bytes complete 150,000
+//! requests/s directly, 74,000 through the proxy without delay, and 16,600 at 1 ms each
+//! way (at most 32,000 fit in the round trips; the proxy's threads then cost about 100 µs
+//! of CPU per request).
 #![allow(dead_code)]
 
 use std::io::{self, Read, Write};
