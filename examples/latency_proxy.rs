@@ -5,9 +5,13 @@
 //! ```
 //!
 //! Every byte crosses the proxy `delay` later than it arrived, in each direction, so the
-//! round trip grows by twice the delay. It runs until killed; with a stats file it writes
-//! the number of connections it accepted there every 100 ms (a client that keeps its
-//! connections alive opens few). `bench/compare.sh --rtt MS` runs it.
+//! round trip grows by twice the delay (the delay may be fractional, e.g. `0.5`). Each
+//! direction is late by tens of µs, not the up-to-1 ms of tokio's timer: the timed writes
+//! run on OS threads with high-resolution sleeps (see `tests/common/latency.rs`, and
+//! `examples/latency_check.rs` for the measured precision and throughput). It runs until
+//! killed; with a stats file it writes the number of connections it accepted there every
+//! 100 ms (a client that keeps its connections alive opens few). `bench/compare.sh --rtt
+//! MS` runs it.
 
 #[path = "../tests/common/latency.rs"]
 mod latency;
