@@ -28,6 +28,20 @@ fn expect(what: &str, got: StatsSnapshot, want: &[(RequestKind, u64)]) {
     println!("{what:<44} {got}");
 }
 
+/// A clear of 1000–2000 keys whose listing goes by ranges: 2 DeleteObjects, and the
+/// LISTs of the listing, or one fewer: the first page's 1000 keys are deleted while the
+/// listing goes on, and when that lands before the range that lists them again starts,
+/// that range has a page less to read.
+fn expect_clear(what: &str, got: StatsSnapshot, lists: u64) {
+    let listed = got.get(List);
+    assert!(
+        listed == lists || listed == lists - 1,
+        "{what}: {lists} or {} LIST requests (all: {got})",
+        lists - 1
+    );
+    expect(what, got, &[(List, listed), (DeleteObjects, 2)]);
+}
+
 async fn single_key_table(server: &str) {
     let Some(s) = common::server(server) else {
         return;
@@ -214,6 +228,12 @@ async fn single_key_requests_moto() {
 /// LIST pages of 1000 and DeleteObjects batches of up to 1000. Every key is below one
 /// first-level directory (`k/`): a listing is 1 LIST with `delimiter=/`, which finds it,
 /// then ⌈1100/1000⌉ LIST over its one key range.
+/// LISTs of 1100 keys below one directory `k/`: a plain first page (1000 keys); more
+/// follow, so 1 page with `delimiter=/` after it (naming `k/`); then the range of `k/`
+/// from its start, 2 pages (the first page's keys are listed again and left out: servers
+/// do not all list in byte order, so the first page bounds nothing).
+const LIST_1100: u64 = 1 + 1 + 2;
+
 #[tokio::test]
 async fn bulk_requests_seaweedfs() {
     let Some(s) = common::server("seaweedfs") else {
@@ -230,15 +250,15 @@ async fn bulk_requests_seaweedfs() {
     expect("put_many(1100)", c, &[(Put, n)]);
     let (len, c) = count(&d, d.len()).await;
     assert_eq!(len.unwrap(), n as usize);
-    expect("len(1100)", c, &[(List, 1 + 2)]);
+    expect("len(1100)", c, &[(List, LIST_1100)]);
     let (keys, c) = count(&d, d.keys().try_collect::<Vec<_>>()).await;
     assert_eq!(keys.unwrap().len(), n as usize);
-    expect("keys(1100)", c, &[(List, 1 + 2)]);
+    expect("keys(1100)", c, &[(List, LIST_1100)]);
     let (vals, c) = count(&d, d.values().try_collect::<Vec<_>>()).await;
     let mut vals = vals.unwrap();
     vals.sort();
     assert_eq!(vals, (0..n).collect::<Vec<_>>());
-    expect("values(1100)", c, &[(List, 1 + 2), (Get, n)]);
+    expect("values(1100)", c, &[(List, LIST_1100), (Get, n)]);
     let all: Vec<Key> = (0..n)
         .map(|i| Key::new(["k", &format!("{i:05}")]).unwrap())
         .collect();
@@ -251,7 +271,7 @@ async fn bulk_requests_seaweedfs() {
     expect("get_many(1100)", c, &[(Get, n)]);
     let (r, c) = count(&d, d.clear()).await;
     r.unwrap();
-    expect("clear(1100)", c, &[(List, 1 + 2), (DeleteObjects, 2)]);
+    expect_clear("clear(1100)", c, LIST_1100);
     assert_eq!(d.len().await.unwrap(), 0);
 
     // delete_many: DeleteObjects batches of 1000, absent keys included, nothing else.
@@ -295,7 +315,9 @@ async fn hierarchical_listing_table(server: &str) {
     want_values.sort();
     d.put_many(items).await.unwrap();
 
-    let lists = 1 + 2 + 1 + 1;
+    // The first page, the delimiter page after it, then ranges [a/, b/) (2 pages: the
+    // 1100 keys of a/ from the start), [b/, c/) and [c/, end).
+    let lists = 1 + 1 + 2 + 1 + 1;
     let (len, c) = count(&d, d.len()).await;
     assert_eq!(len.unwrap(), n as usize);
     expect("len(1112, 3 directories)", c, &[(List, lists)]);
@@ -311,11 +333,7 @@ async fn hierarchical_listing_table(server: &str) {
     expect("values(1112, 3 directories)", c, &[(List, lists), (Get, n)]);
     let (r, c) = count(&d, d.clear()).await;
     r.unwrap();
-    expect(
-        "clear(1112, 3 directories)",
-        c,
-        &[(List, lists), (DeleteObjects, 2)],
-    );
+    expect_clear("clear(1112, 3 directories)", c, lists);
     assert!(d.is_empty().await.unwrap());
 }
 

@@ -299,23 +299,31 @@ async fn parallel_listing(server: &str) {
     write_all(server, &s, &all).await;
     all.sort();
 
-    // Whole root, 3 directories, 3 ranges: 1 delimiter page; [a/, b/) holds 1206 keys
-    // (a0.json included), 2 pages; [b/, c/) 1; [c/, end) 1.
+    // Whole root: a plain first page (1000 keys: a.json and a/… in byte order, a/… first
+    // on SeaweedFS); 1 delimiter page after its last key; 3 ranges: [a/, b/) (1206 keys
+    // with a0.json, the first page's listed again and left out) 2 pages, [b/, c/) and
+    // [c/, end) 1 each.
     let (got, lists) = listed(&s, "").await;
     assert_eq!(got, all, "{server}: the whole root, each object once");
-    assert_eq!(lists, 5, "{server}: LIST requests for the whole root");
-    // Under `a`: 1 delimiter page (a.json, a0.json, a/), then [a/, end), 2 pages.
+    assert_eq!(lists, 6, "{server}: LIST requests for the whole root");
+    // Under `a`: the first page, 1 delimiter page, then [a/, end), 2 pages.
     let (got, lists) = listed(&s, "a").await;
     assert_eq!(got, starting_with(&all, "a"), "{server}: under a");
-    assert_eq!(lists, 3, "{server}: LIST requests under a");
-    // Under `a/`, flat: the delimiter listing is the whole listing, ⌈1205/1000⌉ pages.
+    assert_eq!(lists, 4, "{server}: LIST requests under a");
+    // Under `a/`, flat: the first page, then the delimiter listing after it is the rest.
     let (got, lists) = listed(&s, "a/").await;
     assert_eq!(got, starting_with(&all, "a/"), "{server}: under a/");
     assert_eq!(lists, 2, "{server}: LIST requests under a/");
-    // Under `b/`: b/d at the first level, then [b/c/, end).
+    // Under `b/`: three keys, one plain page.
     let (got, lists) = listed(&s, "b/").await;
     assert_eq!(got, ["b/c/1", "b/c/2", "b/d"], "{server}: under b/");
-    assert_eq!(lists, 2, "{server}: LIST requests under b/");
+    assert_eq!(lists, 1, "{server}: LIST requests under b/");
+    // A reader that wants the first object alone (is_empty, popitem) sends one LIST.
+    let before = s.stats().snapshot();
+    let first = s.list("").try_next().await.unwrap().expect("an object");
+    assert!(all.contains(&first.name), "{server}: {}", first.name);
+    let lists = s.stats().snapshot().since(&before).get(RequestKind::List);
+    assert_eq!(lists, 1, "{server}: LIST requests for the first object");
     let (got, lists) = listed(&s, "top").await;
     assert_eq!(got, ["top1", "top2"], "{server}: under top");
     assert_eq!(lists, 1, "{server}: LIST requests under top");
@@ -323,16 +331,17 @@ async fn parallel_listing(server: &str) {
     assert!(got.is_empty(), "{server}: {got:?}");
     assert_eq!(lists, 1, "{server}: LIST requests under an empty prefix");
 
-    // Two ranges: [a/, b/) 2 pages, [b/, end) 1.
+    // After the first page and the delimiter page, two ranges: [a/, b/) 2 pages,
+    // [b/, end) 1.
     let two = with_concurrency(&srv, &s, 2).await;
     let (got, lists) = listed(&two, "").await;
     assert_eq!(got, all, "{server}: concurrency 2");
-    assert_eq!(lists, 4, "{server}: LIST requests with concurrency 2");
-    // One range, [a/, end): 1214 keys, 2 pages.
+    assert_eq!(lists, 5, "{server}: LIST requests with concurrency 2");
+    // After the first page and the delimiter page, one range [a/, end): 2 pages.
     let one = with_concurrency(&srv, &s, 1).await;
     let (got, lists) = listed(&one, "").await;
     assert_eq!(got, all, "{server}: concurrency 1");
-    assert_eq!(lists, 3, "{server}: LIST requests with concurrency 1");
+    assert_eq!(lists, 4, "{server}: LIST requests with concurrency 1");
 
     // The listing is owned and streams: it can move into a spawned task.
     let count = tokio::spawn(s.list("").try_fold(0usize, |n, _| async move { Ok(n + 1) }))
@@ -360,14 +369,16 @@ async fn rclone_lists_first_level_directories_in_parallel() {
 }
 
 /// Many small directories: the ranges are at most `concurrency`, so the requests stay
-/// 1 delimiter page + 1 page per range.
+/// the first page + 1 delimiter page + 1 page per range.
 async fn many_small_directories(server: &str) {
     let Some(srv) = common::server(server) else {
         return;
     };
     let s = common::store(&srv, "small-dirs").await;
-    let mut all: Vec<String> = (0..50)
-        .flat_map(|i| [format!("d{i:02}/x"), format!("d{i:02}/y")])
+    // More than a page, so that the listing goes by ranges: the first page ends at
+    // d499/y; after it come d500/ … d599/ and `flat`.
+    let mut all: Vec<String> = (0..600)
+        .flat_map(|i| [format!("d{i:03}/x"), format!("d{i:03}/y")])
         .collect();
     all.push("flat".to_owned());
     write_all(server, &s, &all).await;
@@ -375,10 +386,18 @@ async fn many_small_directories(server: &str) {
     let four = with_concurrency(&srv, &s, 4).await;
     let (got, lists) = listed(&four, "").await;
     assert_eq!(got, all, "{server}: concurrency 4");
-    assert_eq!(lists, 1 + 4, "{server}: LIST requests with concurrency 4");
+    assert_eq!(
+        lists,
+        1 + 1 + 4,
+        "{server}: LIST requests with concurrency 4"
+    );
     let (got, lists) = listed(&s, "").await;
     assert_eq!(got, all, "{server}: default concurrency");
-    assert_eq!(lists, 1 + 32, "{server}: LIST requests with concurrency 32");
+    assert_eq!(
+        lists,
+        1 + 1 + 32,
+        "{server}: LIST requests with concurrency 32"
+    );
     s.delete_many(all).await.unwrap();
 }
 
@@ -471,15 +490,18 @@ async fn rclone_racy_fallback_works_for_a_single_writer() {
     assert_eq!(s.head("k.bin").await.unwrap(), None);
 }
 
-/// An error of one range of a listing ends the listing with that error: the first level
-/// is listed through a proxy that forwards, then every request fails (500).
+/// An error of one range of a listing ends the listing with that error: the first page
+/// and the first level after it are listed through a proxy that forwards, then every
+/// request fails (500).
 #[tokio::test]
 async fn seaweedfs_an_error_of_a_range_ends_the_listing() {
     let Some(srv) = common::server("seaweedfs") else {
         return;
     };
     let s = common::store(&srv, "range-error").await;
-    let all: Vec<String> = ["first", "a/1", "b/1", "c/1"].map(String::from).to_vec();
+    // A full first page (a/0000 … a/0999), then b/, c/ and `zz` at the first level.
+    let mut all: Vec<String> = (0..1000).map(|i| format!("a/{i:04}")).collect();
+    all.extend(["b/1", "c/1", "zz"].map(String::from));
     write_all("seaweedfs", &s, &all).await;
     let failing = FaultRates {
         error500: 1.0,
@@ -489,12 +511,16 @@ async fn seaweedfs_an_error_of_a_range_ends_the_listing() {
     proxy.set_faults(false);
     let through = through(&proxy, s.root().trim_end_matches('/')).await;
     let mut listing = through.list("");
-    let first = listing
+    for _ in 0..1000 {
+        let o = listing.try_next().await.expect("the first page is listed");
+        assert!(o.expect("an object").name.starts_with("a/"));
+    }
+    let level = listing
         .try_next()
         .await
         .expect("the first level is listed")
         .expect("one object at the first level");
-    assert_eq!(first.name, "first");
+    assert_eq!(level.name, "zz");
     // The delimiter listing is over (one page); the ranges are asked for from here on.
     proxy.set_faults(true);
     let rest: Vec<_> = listing.collect().await;

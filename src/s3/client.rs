@@ -830,6 +830,8 @@ pub(crate) struct Listed {
 pub(crate) struct ListPage {
     pub(crate) objects: Vec<Listed>,
     pub(crate) common_prefixes: Vec<String>,
+    /// Whether more pages follow.
+    pub(crate) truncated: bool,
 }
 
 /// What one `ListObjectsV2` pagination asks for.
@@ -894,6 +896,10 @@ impl S3Client {
                         .iter()
                         .filter_map(|p| p.prefix().map(str::to_owned))
                         .collect(),
+                    truncated: page.is_truncated().unwrap_or(false)
+                        || page
+                            .next_continuation_token()
+                            .is_some_and(|t| !t.is_empty()),
                 })
             })
             .boxed()

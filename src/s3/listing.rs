@@ -2,37 +2,45 @@
 //!
 //! `ListObjectsV2` answers at most 1000 keys per request, and each page needs the
 //! continuation token of the page before, so one pagination costs one round trip per 1000
-//! keys, one after the other. [`list`] goes in two steps instead:
+//! keys, one after the other. [`list`] goes in three steps instead:
 //!
-//! 1. One pagination with `delimiter=/` over `<root><prefix>`. Its objects (the first
-//!    level: no `/` after the prefix) are yielded as each page arrives; its common prefixes
-//!    (`<root><prefix>a/`, `<root><prefix>b/`, …) are gathered. Flat keys have no common
-//!    prefixes, so for them this pagination is the whole listing: the same requests as a
-//!    plain one.
+//! 0. One plain page over `<root><prefix>`. When it holds everything (up to 1000 keys), it
+//!    is the whole listing, one request; a reader that wants only its first object
+//!    (`is_empty`, `popitem`) sends no more. Its keys are remembered: the steps below leave
+//!    them out. (They bound nothing by key order: SeaweedFS lists `a/…` before `a.json`.)
+//! 1. One pagination with `delimiter=/` over `<root><prefix>`, after the first page's last
+//!    key, as its next page would start. Its objects (the first level: no `/` after the
+//!    prefix) are yielded as each page arrives; its common prefixes (`<root><prefix>a/`,
+//!    …) are gathered, with the directory the first page ended in. Flat keys have no
+//!    common prefixes, so for them this pagination is the rest of the listing: the same
+//!    requests as a plain one.
 //! 2. The common prefixes, in key order, are cut into at most `concurrency` contiguous
 //!    groups, and each group is listed as one key range, all ranges at once: `prefix =
 //!    <root><prefix>`, `start-after =` the group's first common prefix (a key equal to a
 //!    common prefix ends in `/`, never a valid name). A range stops paging at the first key
 //!    that reaches the next group's first common prefix; the last runs to the end. Each
 //!    key is kept only inside its range, on both bounds (a server that ignores
-//!    `start-after` is still listed correctly, only with more pages), and only below the
-//!    first level: objects of the first level that sort inside a range (`a.json` before
-//!    `a/x`, `a0` after it) were already yielded by step 1.
+//!    `start-after` is still listed correctly, only with more pages), only below the
+//!    first level (first-level objects that sort inside a range come from step 1), and
+//!    only if the first page did not yield it.
 //!
-//! Requests: step 1 takes ⌈(first-level objects + common prefixes) / 1000⌉ pages (at least
-//! one); a range over m keys (in key order, first-level objects sorting inside it
-//! included) takes ⌊m/1000⌋ + 1 pages, the last range ⌈m/1000⌉ (at least one). In all at
-//! most step 1's pages + ⌊n/1000⌋ + `concurrency`, n the keys of all ranges (the keys
-//! below the first level, and first-level objects that sort between two of them), with at
-//! most `concurrency` requests in flight. Step 1 stays sequential: 50,000 first-level
-//! prefixes are 50 pages before the ranges start.
+//! Requests: 1 for up to 1000 keys. Beyond: step 0's page; step 1's ⌈(first-level objects
+//! + common prefixes after the first page) / 1000⌉ pages (at least one); a range over m
+//! keys (in key order, first-level objects sorting inside it and the first page's keys
+//! included) ⌊m/1000⌋ + 1 pages, the last range ⌈m/1000⌉ (at least one). Step 1 stays
+//! sequential: 50,000 first-level prefixes are 50 pages before the ranges start. Pages
+//! after a pagination's first are fetched one ahead of the reader
+//! ([`read_ahead`](super::read_ahead)).
 //!
 //! Every object is yielded once: the ranges are disjoint, every key below a common prefix
 //! lies in the range of that prefix's group, and the ranges leave out the first level.
-//! Memory stays bounded: the common prefixes are held, keys never more than one page per
-//! range.
+//! Memory stays bounded: the common prefixes and the first page's keys are held, keys
+//! never more than one page per range.
 
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use super::client::{ListPage, ListRequest, Listed, S3Client};
 use crate::error::Result;
@@ -73,6 +81,13 @@ pub(crate) fn list(
         .boxed()
 }
 
+/// The first-level directory (`<full>a/`) that `key` lies below, if it does.
+fn directory_of(key: &str, full: &str) -> Option<String> {
+    let rest = key.strip_prefix(full)?;
+    let (dir, _) = rest.split_once(DELIMITER)?;
+    Some(format!("{full}{dir}{DELIMITER}"))
+}
+
 /// Whether `key` lies below the first level under `full`: a `/` follows the prefix.
 fn below_first_level(key: &str, full: &str) -> bool {
     key.strip_prefix(full)
@@ -81,6 +96,10 @@ fn below_first_level(key: &str, full: &str) -> bool {
 
 /// Where a listing is.
 enum Phase {
+    /// The first page of a plain listing: when it holds everything (up to 1000 keys), it is
+    /// the whole listing, one request as ever; a reader that wants only its first object
+    /// (`is_empty`, `popitem`) sends no more.
+    First(BoxStream<'static, Result<ListPage>>),
     /// The delimiter listing: its objects are yielded, its common prefixes gathered.
     /// `nested` records an object below the first level among them: a server that
     /// ignored the delimiter, whose listing is then already complete.
@@ -100,6 +119,9 @@ struct Listing {
     /// `<root><prefix>`.
     full: String,
     concurrency: usize,
+    /// The keys of the first page, yielded already. (Not a bound on key order: servers
+    /// such as SeaweedFS list `a/…` before `a.json`.)
+    seen: Arc<HashSet<String>>,
     phase: Phase,
 }
 
@@ -109,24 +131,52 @@ fn objects(
     full: String,
     concurrency: usize,
 ) -> BoxStream<'static, Result<Vec<Listed>>> {
-    let pages = client.list_pages(ListRequest {
+    let first = client.list_pages(ListRequest {
         prefix: full.clone(),
-        delimiter: Some(DELIMITER.to_owned()),
+        delimiter: None,
         start_after: None,
     });
     let listing = Listing {
         client,
         full,
         concurrency,
-        phase: Phase::Level {
-            pages,
-            prefixes: Vec::new(),
-            nested: false,
-        },
+        seen: Arc::default(),
+        phase: Phase::First(first),
     };
     stream::unfold(listing, |mut l| async move {
         loop {
             match std::mem::replace(&mut l.phase, Phase::Done) {
+                Phase::First(mut pages) => {
+                    let page = match pages.next().await? {
+                        Ok(page) => page,
+                        Err(e) => return Some((Err(e), l)),
+                    };
+                    if page.truncated {
+                        // More than a page: the rest is listed level first, after the
+                        // page's last key in the server's order, as its next page would
+                        // be (the plain pagination is dropped unread on).
+                        let last = page.objects.last().map(|o| o.key.clone());
+                        l.seen = Arc::new(page.objects.iter().map(|o| o.key.clone()).collect());
+                        let pages = l.client.list_pages(ListRequest {
+                            prefix: l.full.clone(),
+                            delimiter: Some(DELIMITER.to_owned()),
+                            start_after: last.clone(),
+                        });
+                        // The directory of the last key may hold more keys after it,
+                        // whether or not the server names it again after that key.
+                        let prefixes = last
+                            .as_deref()
+                            .and_then(|last| directory_of(last, &l.full))
+                            .into_iter()
+                            .collect();
+                        l.phase = Phase::Level {
+                            pages,
+                            prefixes,
+                            nested: false,
+                        };
+                    }
+                    return Some((Ok(page.objects), l));
+                }
                 Phase::Level {
                     mut pages,
                     mut prefixes,
@@ -138,18 +188,28 @@ fn objects(
                             .iter()
                             .any(|o| below_first_level(&o.key, &l.full));
                         prefixes.extend(page.common_prefixes);
+                        let fresh: Vec<Listed> = page
+                            .objects
+                            .into_iter()
+                            .filter(|o| !l.seen.contains(&o.key))
+                            .collect();
                         l.phase = Phase::Level {
                             pages,
                             prefixes,
                             nested,
                         };
-                        return Some((Ok(page.objects), l));
+                        return Some((Ok(fresh), l));
                     }
                     Some(Err(e)) => return Some((Err(e), l)),
                     None if nested || prefixes.is_empty() => return None,
                     None => {
-                        l.phase =
-                            Phase::Ranges(ranges(&l.client, &l.full, prefixes, l.concurrency));
+                        l.phase = Phase::Ranges(ranges(
+                            &l.client,
+                            &l.full,
+                            prefixes,
+                            l.concurrency,
+                            Arc::clone(&l.seen),
+                        ));
                     }
                 },
                 Phase::Ranges(mut merged) => {
@@ -187,6 +247,7 @@ fn ranges(
     full: &str,
     mut prefixes: Vec<String>,
     concurrency: usize,
+    seen: Arc<HashSet<String>>,
 ) -> BoxStream<'static, Result<Vec<Listed>>> {
     // S3 sends them in key order already; a server that did not must not break the cut.
     prefixes.sort_unstable();
@@ -197,7 +258,7 @@ fn ranges(
         .iter()
         .cloned()
         .zip(ends)
-        .map(|(start, end)| range(client, full.to_owned(), start, end))
+        .map(|(start, end)| range(client, full.to_owned(), start, end, Arc::clone(&seen)))
         .collect();
     stream::select_all(ranges).boxed()
 }
@@ -208,14 +269,18 @@ struct Range {
     full: String,
     start: String,
     end: Option<String>,
+    /// The keys the first page yielded.
+    seen: Arc<HashSet<String>>,
 }
 
 impl Range {
-    /// Whether `key` is this range's: within its bounds and below the first level.
+    /// Whether `key` is this range's: within its bounds, after the first page, and below
+    /// the first level.
     fn holds(&self, key: &str) -> bool {
         key >= self.start.as_str()
             && self.end.as_deref().is_none_or(|end| key < end)
             && below_first_level(key, &self.full)
+            && !self.seen.contains(key)
     }
 }
 
@@ -226,6 +291,7 @@ fn range(
     full: String,
     start: String,
     end: Option<String>,
+    seen: Arc<HashSet<String>>,
 ) -> BoxStream<'static, Result<Vec<Listed>>> {
     let pages = client.list_pages(ListRequest {
         prefix: full.clone(),
@@ -237,6 +303,7 @@ fn range(
         full,
         start,
         end,
+        seen,
     };
     stream::unfold(Some(range), |range| async move {
         let mut range = range?;
@@ -290,5 +357,8 @@ mod tests {
         assert!(below_first_level("r/pa/x", "r/p"));
         assert!(!below_first_level("r/pa", "r/p"));
         assert!(!below_first_level("other/a/x", "r/"));
+        assert_eq!(directory_of("r/p/a/x/y", "r/p/").as_deref(), Some("r/p/a/"));
+        assert_eq!(directory_of("r/p/a.json", "r/p/"), None);
+        assert_eq!(directory_of("r/pa/x", "r/p").as_deref(), Some("r/pa/"));
     }
 }

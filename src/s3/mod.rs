@@ -36,7 +36,7 @@
 //! | `put_if(Same, None, Value)`, `setdefault_if` | 1 PUT `If-None-Match: *` (+ 1 GET/HEAD when the key exists) |
 //! | `discard_if(Same, Some(e))` | 1 DELETE `If-Match: e` |
 //! | `put_if(Any or Changed, …)`, `discard_if(Any or Changed, …)` | HEAD + the write conditioned on the ETag the HEAD saw |
-//! | `len`, `keys`, `list` | flat keys (one segment): ⌈n/1000⌉ LIST; keys of several segments: a LIST with `delimiter=/` (one page per 1000 first-level objects and directories), then the directories in at most `concurrency` key ranges listed at once, ⌊m/1000⌋ + 1 LIST per range of m keys; see `listing.rs` |
+//! | `len`, `keys`, `list` | up to 1000 keys: 1 LIST; flat keys (one segment): ⌈n/1000⌉ LIST; more keys of several segments: 1 plain page, then a LIST with `delimiter=/` (one page per 1000 first-level objects and directories), then the directories in at most `concurrency` key ranges listed at once, ⌊m/1000⌋ + 1 LIST per range of m keys; see `listing.rs` |
 //! | `clear` | the LISTs of `len` + ⌈n/1000⌉ DeleteObjects, overlapped |
 //! | `delete_many(n keys)` | ⌈n/1000⌉ DeleteObjects, bounded concurrency |
 //! | `discard_many_if(n keys with ETags)` | ⌈n/1000⌉ DeleteObjects with per-object ETags where honoured (probed), else n DELETE `If-Match`; bounded concurrency |

@@ -9,7 +9,7 @@
 //! | `head` | HEAD |
 //! | `write` `Always` / `IfAbsent` / `IfMatch(e)` | PUT / PUT `If-None-Match: *` / PUT `If-Match: e` |
 //! | `delete` `Always` / `IfExists` / `IfMatch(e)` | DELETE / DELETE `If-Match: *` / DELETE `If-Match: e` |
-//! | `list` | ⌈n/1000⌉ ListObjectsV2 for flat names; names below the first level: a `delimiter=/` listing, then its directories in at most `concurrency` key ranges at once (see `listing.rs`) |
+//! | `list` | up to 1000 names: 1 ListObjectsV2; flat names: ⌈n/1000⌉; more, below the first level: a plain page, a `delimiter=/` listing after it, then its directories in at most `concurrency` key ranges at once (see `listing.rs`) |
 //! | `delete_many` | ⌈n/1000⌉ DeleteObjects, at most `concurrency` in flight |
 //! | `delete_many_if` | ⌈n/1000⌉ DeleteObjects with an `ETag` per object where the server honours it (probed), else n DELETE `If-Match`; at most `concurrency` in flight |
 //! | `copy`, `copy_from` another `S3Store` on the same endpoint | CopyObject (`x-amz-copy-source-if-match`, `If-None-Match: *`, `If-Match` as asked; see [`copy`](super::copy)); + 1 HEAD of the source when refused |
@@ -619,17 +619,18 @@ impl ObjectStore for S3Store {
         }
     }
 
-    /// Every object whose name starts with `prefix`, in no particular order: one
-    /// `ListObjectsV2` pagination with `delimiter=/` yields the first level (no `/` after
-    /// `prefix`) and finds the first-level "directories"; these are then cut into at most
-    /// `concurrency` contiguous key ranges, listed at once (see `listing.rs`).
+    /// Every object whose name starts with `prefix`, in no particular order: one plain
+    /// `ListObjectsV2` page; when more follow, a pagination with `delimiter=/` after it
+    /// yields the first level (no `/` after `prefix`) and finds the first-level
+    /// "directories"; these are then cut into at most `concurrency` contiguous key ranges,
+    /// listed at once (see `listing.rs`).
     ///
-    /// Flat names (no `/` after `prefix`) cost ⌈n/1000⌉ LIST pages, as a plain listing.
-    /// Names below the first level cost the delimiter listing's pages (one per 1000
-    /// first-level objects and directories, one after the other) and ⌊m/1000⌋ + 1 pages per
-    /// range of m keys (first-level objects that sort inside it counted): at most
-    /// ⌊n/1000⌋ + `concurrency` more, with `concurrency` in flight instead of one. A caller that stops early (`is_empty`) may still have sent
-    /// the first page of every range.
+    /// Up to 1000 names cost 1 LIST, and a caller that stops after the first object
+    /// (`is_empty`) sends 1. Flat names cost ⌈n/1000⌉ LIST pages, as a plain listing.
+    /// Beyond the first page, names below the first level cost the delimiter listing's
+    /// pages (one per 1000 first-level objects and directories, one after the other) and
+    /// ⌊m/1000⌋ + 1 pages per range of m keys (first-level objects that sort inside it and
+    /// the first page's keys counted), with `concurrency` in flight instead of one.
     fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
         listing::list(
             self.inner.client.clone(),
