@@ -24,8 +24,8 @@
 //!    first level (first-level objects that sort inside a range come from step 1), and
 //!    only if the first page did not yield it.
 //!
-//! Requests: 1 for up to 1000 keys. Beyond: step 0's page; step 1's ⌈(first-level objects
-//! + common prefixes after the first page) / 1000⌉ pages (at least one); a range over m
+//! Requests: 1 for up to 1000 keys. Beyond: step 0's page; step 1's ⌈e / 1000⌉ pages, e
+//! the first-level objects and common prefixes after the first page (at least one); a range over m
 //! keys (in key order, first-level objects sorting inside it and the first page's keys
 //! included) ⌊m/1000⌋ + 1 pages, the last range ⌈m/1000⌉ (at least one). Step 1 stays
 //! sequential: 50,000 first-level prefixes are 50 pages before the ranges start. Pages
