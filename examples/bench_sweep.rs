@@ -25,13 +25,9 @@ use persidict::S3Dict;
 
 type Res<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-fn cpu_micros() -> f64 {
-    // SAFETY: getrusage writes into the struct we pass; RUSAGE_SELF is always valid.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let tv = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::cpu_micros;
 
 fn rtt_ms() -> f64 {
     std::env::var("BENCH_RTT_MS")

@@ -28,13 +28,9 @@ use bytes::Bytes;
 
 type Res<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-fn cpu_micros() -> f64 {
-    // SAFETY: getrusage writes into the struct we pass; RUSAGE_SELF is always valid.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let tv = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::cpu_micros;
 
 /// An endpoint resolver that answers every request with one endpoint worked out once by
 /// the SDK's own rules (so the signing properties are the SDK's).
