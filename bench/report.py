@@ -24,6 +24,10 @@ def ratio(a, b):
     return a / b
 
 
+def pct(x):
+    return "–" if x is None else f"{100 * x:.0f}%"
+
+
 PEERS = ("object_store", "opendal")
 
 
@@ -62,6 +66,33 @@ def peer_table(by, peers):
     return lines
 
 
+def floor_table(by, order, rtt):
+    """The crate's single-key rows against their floor, (requests per operation) x RTT:
+    the time each operation took, and the CPU the client and the server spent on it."""
+    lines = [
+        "",
+        f"Single-key operations of persidict-rs against (requests x RTT), RTT {rtt:g} ms "
+        "(target: within 5%; server CPU from /proc of the SeaweedFS process):",
+        "",
+        "| operation | value | req/op | ms/op | floor ms | ÷ floor | client CPU µs/op "
+        "| server CPU µs/op |",
+        "|---|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for k in order:
+        rs = by[k].get("persidict-rs")
+        if not rs or "per key" in rs.get("note", "") or "per increment" in rs.get("note", ""):
+            continue
+        ms = 1000 / rs["ops_per_s"]
+        floor = round(rs["requests_per_op"]) * rtt
+        size = "1 MiB" if k[1] >= 1 << 20 else f"{k[1]} B"
+        lines.append(
+            f"| {k[0]} | {size} | {fmt(rs['requests_per_op'], 2)} | {fmt(ms, 2)} "
+            f"| {fmt(floor, 1)} | {fmt(ratio(ms, floor), 3)} | {fmt(rs['cpu_us_per_op'], 1)} "
+            f"| {fmt(rs.get('server_cpu_us_per_op'), 1)} |"
+        )
+    return lines
+
+
 def sweep_tables(sweep, rtt):
     """The bulk rows of bench_sweep: requests in flight against keys/s, and the listing."""
     lines = []
@@ -73,14 +104,16 @@ def sweep_tables(sweep, rtt):
             "warm round of each; target: 80% of concurrency ÷ RTT):",
             "",
             "| operation | in flight | keys/s | concurrency ÷ RTT | share | CPU µs/key "
-            "| new connections (first round / second) |",
-            "|---|--:|--:|--:|--:|--:|--:|",
+            "| server CPU µs/key | machine busy | new connections (first round / second) |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
         ]
         for r in conc:
             ideal = r["concurrency"] / (rtt / 1000) if rtt else None
             lines.append(
                 f"| {r['op']} | {r['concurrency']} | {fmt(r['ops_per_s'])} | {fmt(ideal)} "
                 f"| {fmt(ratio(r['ops_per_s'], ideal), 2)} | {fmt(r['cpu_us_per_op'], 1)} "
+                f"| {fmt(r.get('server_cpu_us_per_op'), 1)} "
+                f"| {pct(r.get('machine_busy'))} "
                 f"| {r.get('new_connections_first_round', '–')} / {r.get('new_connections', '–')} |"
             )
     listing = [r for r in sweep if "layout" in r]
@@ -156,6 +189,8 @@ def main():
             r["ratio_ops_to_raw"] = ratio(r["ops_per_s"], get(raw, "ops_per_s"))
             r["ratio_ops_to_persidict_py"] = ratio(r["ops_per_s"], get(py, "ops_per_s"))
             r["ratio_cpu_to_raw"] = ratio(r["cpu_us_per_op"], get(raw, "cpu_us_per_op"))
+    if rtt:
+        lines += floor_table(by, order, rtt)
     if peers:
         lines += peer_table(by, peers)
         rows += peers

@@ -23,10 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_s3::config::{
-    ConfigBag, Intercept, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-    RuntimeComponents,
-};
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::BoxError;
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
@@ -107,7 +104,9 @@ impl Intercept for CountRequests {
 
 #[path = "support/cpu.rs"]
 mod cpu;
-use cpu::cpu_micros;
+use cpu::{cpu_micros, server_cpu_micros};
+#[path = "support/raw.rs"]
+mod raw;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Imp {
@@ -189,15 +188,58 @@ struct Sample {
     ops: u64,
     secs: f64,
     cpu_us: f64,
+    /// The server's CPU over the same time (`BENCH_SERVER_PID`), if known.
+    server_cpu_us: Option<f64>,
     requests: u64,
 }
 
 impl Sample {
     fn add(&mut self, o: Sample) {
+        // The server's CPU is known for the sum only where it is for every part.
+        self.server_cpu_us = if self.ops == 0 {
+            o.server_cpu_us
+        } else {
+            self.server_cpu_us.zip(o.server_cpu_us).map(|(a, b)| a + b)
+        };
         self.ops += o.ops;
         self.secs += o.secs;
         self.cpu_us += o.cpu_us;
         self.requests += o.requests;
+    }
+}
+
+/// The clocks at the start of a measurement: wall time, this process's CPU and the
+/// server's.
+struct Meter {
+    t0: Instant,
+    cpu0: f64,
+    server0: Option<f64>,
+}
+
+impl Meter {
+    fn start() -> Self {
+        Meter {
+            server0: server_cpu_micros(),
+            cpu0: cpu_micros(),
+            t0: Instant::now(),
+        }
+    }
+
+    /// What `ops` operations sending `requests` requests took since the start.
+    fn sample(&self, ops: u64, requests: u64) -> Sample {
+        let secs = self.t0.elapsed().as_secs_f64();
+        let cpu_us = cpu_micros() - self.cpu0;
+        let server_cpu_us = match (self.server0, server_cpu_micros()) {
+            (Some(a), Some(b)) => Some(b - a),
+            _ => None,
+        };
+        Sample {
+            ops,
+            secs,
+            cpu_us,
+            server_cpu_us,
+            requests,
+        }
     }
 }
 
@@ -226,17 +268,9 @@ impl Ctx {
         work: F,
     ) -> Res<Sample> {
         let r0 = self.requests(imp);
-        let c0 = cpu_micros();
-        let t0 = Instant::now();
+        let meter = Meter::start();
         work.await?;
-        let secs = t0.elapsed().as_secs_f64();
-        let cpu_us = cpu_micros() - c0;
-        Ok(Sample {
-            ops,
-            secs,
-            cpu_us,
-            requests: self.requests(imp) - r0,
-        })
+        Ok(meter.sample(ops, self.requests(imp) - r0))
     }
 
     async fn raw_put(&self, name: &str, body: Bytes) -> Res<String> {
@@ -512,6 +546,9 @@ struct Row {
     ops_per_s: f64,
     requests_per_op: f64,
     cpu_us_per_op: f64,
+    /// The server's CPU µs per operation (when `BENCH_SERVER_PID` names it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_cpu_us_per_op: Option<f64>,
     /// The round-trip time the latency proxy added (`BENCH_RTT_MS`; 0: direct).
     rtt_ms: f64,
     note: String,
@@ -546,6 +583,7 @@ fn row(op: &str, imp: Imp, size: usize, s: Sample, note: &str) -> Row {
         ops_per_s: ops / s.secs.max(1e-9),
         requests_per_op: s.requests as f64 / ops,
         cpu_us_per_op: s.cpu_us / ops,
+        server_cpu_us_per_op: s.server_cpu_us.map(|us| us / ops),
         rtt_ms: rtt_ms(),
         note: note.to_owned(),
     };
@@ -799,8 +837,7 @@ async fn contended(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
     let k = Key::try_from("hits")?;
     counters.put(&k, 0).await?;
     let r0 = counters.stats().snapshot().total();
-    let c0 = cpu_micros();
-    let t0 = Instant::now();
+    let meter = Meter::start();
     let tasks: Vec<_> = (0..WORKERS)
         .map(|_| {
             let d = counters.clone();
@@ -818,12 +855,7 @@ async fn contended(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
     for t in tasks {
         t.await??;
     }
-    let s = Sample {
-        ops: total,
-        secs: t0.elapsed().as_secs_f64(),
-        cpu_us: cpu_micros() - c0,
-        requests: counters.stats().snapshot().total() - r0,
-    };
+    let s = meter.sample(total, counters.stats().snapshot().total() - r0);
     ensure(
         counters.get(&k).await? == total,
         "crate counter lost increments",
@@ -840,8 +872,7 @@ async fn contended(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
     let name = format!("{}/counter-raw/hits.bin", c.run);
     c.raw_put(&name, Bytes::from_static(b"0")).await?;
     let r0 = c.raw_requests.load(Ordering::Relaxed);
-    let c0 = cpu_micros();
-    let t0 = Instant::now();
+    let meter = Meter::start();
     let policy = persidict::RetryPolicy::default();
     let tasks: Vec<_> = (0..WORKERS)
         .map(|_| {
@@ -885,12 +916,7 @@ async fn contended(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
     for t in tasks {
         t.await??;
     }
-    let s = Sample {
-        ops: total,
-        secs: t0.elapsed().as_secs_f64(),
-        cpu_us: cpu_micros() - c0,
-        requests: c.raw_requests.load(Ordering::Relaxed) - r0,
-    };
+    let s = meter.sample(total, c.raw_requests.load(Ordering::Relaxed) - r0);
     let (body, _) = c.raw_get(&name).await?;
     ensure(
         std::str::from_utf8(&body)?.parse::<u64>()? == total,
@@ -917,16 +943,10 @@ fn raw_put_request(client: &Client, bucket: &str, name: &str) -> PutObjectFluent
         .metadata("persidict-write-id", format!("{:032x}", fastrand::u128(..)))
 }
 
+/// The raw client, its requests counted into `counter`.
 async fn raw_client(endpoint: &str, counter: Arc<AtomicU64>) -> Client {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let conf = aws_sdk_s3::config::Builder::from(&sdk)
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .force_path_style(true)
-        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+    let conf = raw::raw_config(endpoint)
+        .await
         .interceptor(CountRequests(counter))
         .build();
     Client::from_conf(conf)

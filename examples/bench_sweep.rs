@@ -17,7 +17,6 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::primitives::ByteStream;
 use futures::{StreamExt, TryStreamExt};
 use persidict::prelude::*;
@@ -27,7 +26,9 @@ type Res<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 #[path = "support/cpu.rs"]
 mod cpu;
-use cpu::cpu_micros;
+use cpu::{busy_share, cpu_micros, machine_ticks, server_cpu_micros};
+#[path = "support/raw.rs"]
+mod raw;
 
 fn rtt_ms() -> f64 {
     std::env::var("BENCH_RTT_MS")
@@ -60,17 +61,7 @@ async fn open(endpoint: &str, bucket: &str, prefix: &str, conc: usize) -> Res<S3
 }
 
 async fn raw_client(endpoint: &str) -> aws_sdk_s3::Client {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let conf = aws_sdk_s3::config::Builder::from(&sdk)
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .force_path_style(true)
-        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+    aws_sdk_s3::Client::from_conf(raw::raw_config(endpoint).await.build())
 }
 
 /// Writes 100-byte objects under the dictionary's names of `keys`, 256 in flight.
@@ -136,6 +127,7 @@ async fn concurrency(args: &[String]) -> Res<()> {
             let (mut last, mut opened) = (None, 0);
             for round in 0..2 {
                 let before = connections(counter).await;
+                let (server0, machine0) = (server_cpu_micros(), machine_ticks());
                 let (t0, c0) = (Instant::now(), cpu_micros());
                 match op {
                     "get_many" => {
@@ -152,6 +144,7 @@ async fn concurrency(args: &[String]) -> Res<()> {
                     }
                 }
                 let (secs, cpu) = (t0.elapsed().as_secs_f64(), cpu_micros() - c0);
+                let (server1, machine1) = (server_cpu_micros(), machine_ticks());
                 let new = connections(counter).await - before;
                 if round == 0 {
                     opened = new;
@@ -159,6 +152,11 @@ async fn concurrency(args: &[String]) -> Res<()> {
                 let mut r = row(op, "rs", conc, n, secs, cpu);
                 r["new_connections"] = new.into();
                 r["new_connections_first_round"] = opened.into();
+                // How busy the cores were (client, server and proxy together), and the
+                // server's share of it: where the plateau comes from.
+                r["machine_busy"] = busy_share(machine0, machine1).into();
+                r["server_cpu_us_per_op"] =
+                    server0.zip(server1).map(|(a, b)| (b - a) / n as f64).into();
                 last = Some(r);
             }
             println!("{}", last.unwrap_or_default());

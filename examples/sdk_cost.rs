@@ -19,9 +19,7 @@ use std::time::Instant;
 use aws_sdk_s3::config::endpoint::{Endpoint, EndpointFuture, Params, ResolveEndpoint};
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
-use aws_sdk_s3::config::{
-    Region, RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig,
-};
+use aws_sdk_s3::config::StalledStreamProtectionConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
@@ -31,6 +29,8 @@ type Res<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 #[path = "support/cpu.rs"]
 mod cpu;
 use cpu::cpu_micros;
+#[path = "support/raw.rs"]
+mod raw;
 
 /// An endpoint resolver that answers every request with one endpoint worked out once by
 /// the SDK's own rules (so the signing properties are the SDK's).
@@ -55,15 +55,7 @@ struct Variant {
 }
 
 async fn client(endpoint: &str, bucket: &str, v: Variant) -> Res<Client> {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let mut conf = aws_sdk_s3::config::Builder::from(&sdk)
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .force_path_style(true)
-        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+    let mut conf = raw::raw_config(endpoint).await;
     if !v.no_timeouts {
         conf = conf.timeout_config(
             TimeoutConfig::builder()
