@@ -183,7 +183,7 @@ impl Op {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Sample {
     ops: u64,
     secs: f64,
@@ -191,6 +191,8 @@ struct Sample {
     /// The server's CPU over the same time (`BENCH_SERVER_PID`), if known.
     server_cpu_us: Option<f64>,
     requests: u64,
+    /// Each operation's own time in ms, where they were timed one by one.
+    latencies_ms: Vec<f64>,
 }
 
 impl Sample {
@@ -205,6 +207,14 @@ impl Sample {
         self.secs += o.secs;
         self.cpu_us += o.cpu_us;
         self.requests += o.requests;
+        self.latencies_ms.extend(o.latencies_ms);
+    }
+
+    /// The median of the operations' own times, if they were timed one by one.
+    fn median_ms(&self) -> Option<f64> {
+        let mut l = self.latencies_ms.clone();
+        l.sort_by(f64::total_cmp);
+        l.get(l.len() / 2).copied()
     }
 }
 
@@ -239,6 +249,7 @@ impl Meter {
             cpu_us,
             server_cpu_us,
             requests,
+            latencies_ms: Vec::new(),
         }
     }
 }
@@ -267,10 +278,25 @@ impl Ctx {
         ops: u64,
         work: F,
     ) -> Res<Sample> {
+        self.measure_each(imp, ops, async { work.await.map(|()| Vec::new()) })
+            .await
+    }
+
+    /// As [`measure`](Self::measure), for work that also returns each operation's own
+    /// time in ms.
+    async fn measure_each<F: Future<Output = Res<Vec<f64>>>>(
+        &self,
+        imp: Imp,
+        ops: u64,
+        work: F,
+    ) -> Res<Sample> {
         let r0 = self.requests(imp);
         let meter = Meter::start();
-        work.await?;
-        Ok(meter.sample(ops, self.requests(imp) - r0))
+        let latencies_ms = work.await?;
+        Ok(Sample {
+            latencies_ms,
+            ..meter.sample(ops, self.requests(imp) - r0)
+        })
     }
 
     async fn raw_put(&self, name: &str, body: Bytes) -> Res<String> {
@@ -370,7 +396,9 @@ async fn single_crate(c: &Ctx, op: Op, size: usize, n: usize, tag: &str) -> Res<
         Vec::new()
     };
     let work = async {
+        let mut latencies = Vec::with_capacity(n);
         for (i, k) in ks.iter().enumerate() {
+            let t0 = Instant::now();
             let mut v = || std::mem::take(&mut values[i]);
             match op {
                 Op::Get => ensure(d.get(k).await?.0.len() == size, "get: wrong size")?,
@@ -429,10 +457,11 @@ async fn single_crate(c: &Ctx, op: Op, size: usize, n: usize, tag: &str) -> Res<
                     ensure(t.attempts == 1, "transform retried without contention")?
                 }
             }
+            latencies.push(t0.elapsed().as_secs_f64() * 1e3);
         }
-        Ok(())
+        Ok(latencies)
     };
-    c.measure(Imp::Crate, n as u64, work).await
+    c.measure_each(Imp::Crate, n as u64, work).await
 }
 
 async fn single_raw(c: &Ctx, op: Op, size: usize, n: usize, tag: &str) -> Res<Sample> {
@@ -447,7 +476,9 @@ async fn single_raw(c: &Ctx, op: Op, size: usize, n: usize, tag: &str) -> Res<Sa
     };
     let b = &c.bucket;
     let work = async {
+        let mut latencies = Vec::with_capacity(n);
         for (i, name) in names.iter().enumerate() {
+            let t0 = Instant::now();
             match op {
                 Op::Get => ensure(c.raw_get(name).await?.0.len() == size, "get: wrong size")?,
                 Op::Put => drop(c.raw_put(name, body.clone()).await?),
@@ -530,10 +561,11 @@ async fn single_raw(c: &Ctx, op: Op, size: usize, n: usize, tag: &str) -> Res<Sa
                         .await?;
                 }
             }
+            latencies.push(t0.elapsed().as_secs_f64() * 1e3);
         }
-        Ok(())
+        Ok(latencies)
     };
-    c.measure(Imp::Raw, n as u64, work).await
+    c.measure_each(Imp::Raw, n as u64, work).await
 }
 
 #[derive(serde::Serialize)]
@@ -549,6 +581,9 @@ struct Row {
     /// The server's CPU µs per operation (when `BENCH_SERVER_PID` names it).
     #[serde(skip_serializing_if = "Option::is_none")]
     server_cpu_us_per_op: Option<f64>,
+    /// The median of the operations' own times in ms (single-key rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    median_ms: Option<f64>,
     /// The round-trip time the latency proxy added (`BENCH_RTT_MS`; 0: direct).
     rtt_ms: f64,
     note: String,
@@ -573,7 +608,7 @@ fn scaled(n: usize) -> usize {
     ((n as f64 * 2.0 / rtt).ceil() as usize).max(8)
 }
 
-fn row(op: &str, imp: Imp, size: usize, s: Sample, note: &str) -> Row {
+fn row(op: &str, imp: Imp, size: usize, s: &Sample, note: &str) -> Row {
     let ops = s.ops.max(1) as f64;
     let r = Row {
         op: op.to_owned(),
@@ -584,6 +619,7 @@ fn row(op: &str, imp: Imp, size: usize, s: Sample, note: &str) -> Row {
         requests_per_op: s.requests as f64 / ops,
         cpu_us_per_op: s.cpu_us / ops,
         server_cpu_us_per_op: s.server_cpu_us.map(|us| us / ops),
+        median_ms: s.median_ms(),
         rtt_ms: rtt_ms(),
         note: note.to_owned(),
     };
@@ -618,8 +654,8 @@ async fn single_ops(
                 acc[(imp == Imp::Raw) as usize].add(s);
             }
         }
-        rows.push(row(op.name(), Imp::Crate, size, acc[0], ""));
-        rows.push(row(op.name(), Imp::Raw, size, acc[1], ""));
+        rows.push(row(op.name(), Imp::Crate, size, &acc[0], ""));
+        rows.push(row(op.name(), Imp::Raw, size, &acc[1], ""));
     }
     Ok(())
 }
@@ -772,8 +808,8 @@ async fn bulk_ops(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
                 acc[(imp == Imp::Raw) as usize].add(s);
             }
         }
-        rows.push(row(op, Imp::Crate, SMALL, acc[0], note));
-        rows.push(row(op, Imp::Raw, SMALL, acc[1], note));
+        rows.push(row(op, Imp::Crate, SMALL, &acc[0], note));
+        rows.push(row(op, Imp::Raw, SMALL, &acc[1], note));
     }
     // clear: the crate first (the objects are there), then refill for the raw client.
     let s = c
@@ -783,7 +819,7 @@ async fn bulk_ops(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
         })
         .await?;
     ensure(d.is_empty().await?, "clear left entries")?;
-    rows.push(row("clear", Imp::Crate, SMALL, s, note));
+    rows.push(row("clear", Imp::Crate, SMALL, &s, note));
     c.raw_fill(&names, &body, 64).await?;
     let s = c
         .measure(Imp::Raw, n, async {
@@ -819,7 +855,7 @@ async fn bulk_ops(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
         })
         .await?;
     ensure(d.is_empty().await?, "raw clear left entries")?;
-    rows.push(row("clear", Imp::Raw, SMALL, s, note));
+    rows.push(row("clear", Imp::Raw, SMALL, &s, note));
     Ok(())
 }
 
@@ -864,7 +900,7 @@ async fn contended(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
         "contended counter 4x25",
         Imp::Crate,
         8,
-        s,
+        &s,
         "per increment",
     ));
 
@@ -926,7 +962,7 @@ async fn contended(c: &Ctx, rows: &mut Vec<Row>) -> Res<()> {
         "contended counter 4x25",
         Imp::Raw,
         8,
-        s,
+        &s,
         "per increment",
     ));
     Ok(())
@@ -995,7 +1031,7 @@ async fn run(endpoint: &str, bucket: &str, out: &str) -> Res<()> {
     }
     if selected("large") {
         eprintln!("single-key operations, 1 MiB values");
-        single_ops(&c, LARGE, scaled(32), 2, &mut rows).await?;
+        single_ops(&c, LARGE, scaled(32), 4, &mut rows).await?;
     }
     if selected("bulk") {
         eprintln!("bulk operations over {BULK_N} keys");

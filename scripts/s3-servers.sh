@@ -32,6 +32,9 @@
 #   PERSIDICT_SEAWEEDFS_{MASTER,VOLUME,FILER,ADMIN}_PORT
 #                             internal `weed mini` ports (defaults 9333, 9340,
 #                             8888, 23646); each also uses port+10000 for gRPC
+#   PERSIDICT_SEAWEEDFS_VOLUME_MB  size of a SeaweedFS volume (default 64); a
+#                             write that fills one waits while the next is
+#                             created, up to a few hundred ms
 #   PERSIDICT_S3_READY_TIMEOUT  seconds to wait for each server (default 60)
 
 set -euo pipefail
@@ -74,6 +77,7 @@ SEAWEEDFS_MASTER_PORT=${PERSIDICT_SEAWEEDFS_MASTER_PORT:-9333}
 SEAWEEDFS_VOLUME_PORT=${PERSIDICT_SEAWEEDFS_VOLUME_PORT:-9340}
 SEAWEEDFS_FILER_PORT=${PERSIDICT_SEAWEEDFS_FILER_PORT:-8888}
 SEAWEEDFS_ADMIN_PORT=${PERSIDICT_SEAWEEDFS_ADMIN_PORT:-23646}
+SEAWEEDFS_VOLUME_MB=${PERSIDICT_SEAWEEDFS_VOLUME_MB:-64}
 
 READY_TIMEOUT=${PERSIDICT_S3_READY_TIMEOUT:-60}
 # SeaweedFS needs about 4 s for a graceful shutdown (volume server pre-stop
@@ -446,9 +450,10 @@ EOF
         sockdir=$(mktemp -d "${TMPDIR:-/tmp}/persidict-weed.XXXXXX")
         echo "$sockdir" >"$RUN_DIR/socket-dir"
     fi
-    # Volumes of 64 MiB, up to 400 of them: every bucket is a collection with volumes of
-    # its own, and with the default 1 GiB volumes (their number: free disk / 1 GiB) the
-    # suite's buckets can run out of writable volumes on a small disk.
+    # Volumes of 64 MiB (PERSIDICT_SEAWEEDFS_VOLUME_MB), up to 400 of them: every bucket
+    # is a collection with volumes of its own, and with the default 1 GiB volumes (their
+    # number: free disk / 1 GiB) the suite's buckets can run out of writable volumes on a
+    # small disk. The benchmark, one bucket writing GiBs, asks for bigger ones.
     # -logtostderr keeps weed's glog output in our log file instead of
     # /tmp/weed.*; telemetry is off because it would call out to the internet.
     launch seaweedfs "$VENV/bin/weed" -logtostderr mini \
@@ -462,7 +467,7 @@ EOF
         -s3.config="$cfg" \
         -webdav=false -admin.ui=false \
         -s3.port.iceberg=0 -s3.port.lance=0 \
-        -master.volumeSizeLimitMB=64 -volume.max=400 \
+        -master.volumeSizeLimitMB="$SEAWEEDFS_VOLUME_MB" -volume.max=400 \
         -s3.localSocket="$sockdir/s3.sock" \
         -filer.localSocket="$sockdir/filer.sock" \
         -master.telemetry=false

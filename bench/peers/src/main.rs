@@ -228,7 +228,7 @@ async fn run(endpoint: &str, bucket: &str, out: &str) -> Res<()> {
         let peer = Peer::connect(name, endpoint, bucket)?;
         // Warm the client: connections, credentials.
         round(&peer, "put", SMALL, scaled(50), &format!("{run}/warm")).await?;
-        for (size, per_round, rounds) in [(SMALL, scaled(200), 4), (LARGE, scaled(32), 2)] {
+        for (size, per_round, rounds) in [(SMALL, scaled(200), 4), (LARGE, scaled(32), 4)] {
             for op in OPS {
                 let mut total = Sample::default();
                 for r in 0..rounds {
